@@ -1,0 +1,197 @@
+"""The tunnel WebSocket envelope of PROTOCOL.md §5.
+
+Every frame is one JSON object in a text message of at most 10 KB. The platform relays
+frames verbatim; only the ends (app, agent) decode them with `decode_frame`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from tui.iotda.errors import ProtocolError
+
+MAX_FRAME_BYTES = 10 * 1024
+MAX_OUTPUT_CHUNK = 2048
+SERVICE_TYPE = "ssh"
+TOKEN_HEADER = "tunnel_access_token"
+MAX_TOKEN_LENGTH = 256
+MAX_TUNNEL_ID_LENGTH = 128
+SSH_TIMEOUT_REQUEST_ID = "SSH_timeout_disconnect"
+DEVICE_PING_INTERVAL = 20.0
+
+
+class Op:
+    """`operation_type` values. Kept as plain strings: unknown types must pass through."""
+
+    CONNECT_TUNNEL = "connect_tunnel"
+    CONNECT = "connect"
+    CONNECT_RESPONSE = "connect_response"
+    COMMAND = "command"
+    COMMAND_RESPONSE = "command_response"
+    DISCONNECT = "disconnect"
+    PING = "ping"
+    PONG = "pong"
+    RESIZE = "resize"  # our extension; a Huawei C-SDK device ignores it
+
+
+class CloseCode:
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    AUTH_FAILED = 1002
+    TOO_BIG = 1009
+    REPLACED = 4000
+    NO_RECONNECT = frozenset({NORMAL, AUTH_FAILED, REPLACED})
+
+
+class DisconnectCode:
+    """`status_code` strings of `disconnect` frames."""
+
+    CLOSED_BY_API = "200"  # decided
+    LOGIN_FAILED = "400"
+    TOKEN_EXPIRED = "401"  # decided
+    SHELL_TIMEOUT = "408"
+    PEER_GONE = "410"  # decided
+    REPLACED = "4000"  # decided
+
+
+def new_request_id() -> str:
+    """A 36-character UUID string: the C SDK reads exactly 36 bytes."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class TunnelFrame:
+    operation_type: str
+    request_id: str
+    data: Any = None
+    tunnel_service_type: str = SERVICE_TYPE
+
+    def encode(self) -> str:
+        return json.dumps(
+            {
+                "operation_type": self.operation_type,
+                "tunnel_service_type": self.tunnel_service_type,
+                "request_id": self.request_id,
+                "data": self.data,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    def __repr__(self) -> str:  # a connect frame carries a password
+        data = self.data
+        if self.operation_type == Op.CONNECT and isinstance(data, dict):
+            data = {**data, "password": "***"}
+        return f"TunnelFrame({self.operation_type!r}, {self.request_id!r}, {data!r})"
+
+
+def decode_frame(text: str | bytes) -> TunnelFrame:
+    """Parse one frame, pretty-printed or compact. Raises ProtocolError on anything else."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError("frame is not UTF-8") from exc
+    if len(text) > MAX_FRAME_BYTES and len(text.encode("utf-8")) > MAX_FRAME_BYTES:
+        raise ProtocolError("frame exceeds 10 KB")
+    try:
+        body = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ProtocolError("frame is not JSON") from exc
+    if not isinstance(body, dict):
+        raise ProtocolError("frame is not a JSON object")
+    operation = body.get("operation_type")
+    if not isinstance(operation, str) or not operation:
+        raise ProtocolError("frame has no operation_type")
+    request_id = body.get("request_id")
+    if request_id is None:
+        request_id = ""
+    if not isinstance(request_id, str):
+        raise ProtocolError("request_id must be a string")
+    service = body.get("tunnel_service_type") or SERVICE_TYPE
+    if not isinstance(service, str):
+        raise ProtocolError("tunnel_service_type must be a string")
+    return TunnelFrame(operation, request_id, body.get("data"), service)
+
+
+def connect_frame(username: str, password: str, request_id: str | None = None) -> TunnelFrame:
+    return TunnelFrame(
+        Op.CONNECT, request_id or new_request_id(), {"username": username, "password": password}
+    )
+
+
+def command_frame(keys: str, request_id: str | None = None) -> TunnelFrame:
+    return TunnelFrame(Op.COMMAND, request_id or new_request_id(), keys)
+
+
+def resize_frame(cols: int, rows: int, request_id: str | None = None) -> TunnelFrame:
+    return TunnelFrame(Op.RESIZE, request_id or new_request_id(), {"cols": cols, "rows": rows})
+
+
+def disconnect_frame(status_code: str, status_msg: str, request_id: str) -> TunnelFrame:
+    return TunnelFrame(
+        Op.DISCONNECT, request_id, {"status_code": status_code, "status_msg": status_msg}
+    )
+
+
+@dataclass(frozen=True)
+class Disconnect:
+    status_code: str
+    status_msg: str
+
+    @classmethod
+    def from_frame(cls, frame: TunnelFrame) -> Disconnect:
+        data = frame.data if isinstance(frame.data, dict) else {}
+        return cls(str(data.get("status_code", "")), str(data.get("status_msg", "")))
+
+
+@dataclass(frozen=True)
+class Resize:
+    cols: int
+    rows: int
+
+    @classmethod
+    def from_frame(cls, frame: TunnelFrame) -> Resize:
+        data = frame.data
+        if not isinstance(data, dict):
+            raise ProtocolError("resize data must be an object")
+        cols, rows = data.get("cols"), data.get("rows")
+        if not isinstance(cols, int) or not isinstance(rows, int):
+            raise ProtocolError("resize needs integer cols and rows")
+        if not (1 <= cols <= 1000 and 1 <= rows <= 1000):
+            raise ProtocolError("resize out of range")
+        return cls(cols, rows)
+
+
+class OutputChunker:
+    """Turns a byte stream into text chunks of at most 2048 UTF-8 bytes each.
+
+    A multi-byte character is never split across two chunks, even when the bytes it is
+    made of arrive in two reads; invalid bytes become U+FFFD.
+    """
+
+    def __init__(self, limit: int = MAX_OUTPUT_CHUNK) -> None:
+        self._limit = limit
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def feed(self, data: bytes, final: bool = False) -> Iterator[str]:
+        text = self._decoder.decode(data, final)
+        yield from split_utf8(text, self._limit)
+
+
+def split_utf8(text: str, limit: int = MAX_OUTPUT_CHUNK) -> Iterator[str]:
+    """Cut text into pieces of at most `limit` UTF-8 bytes, on character boundaries."""
+    encoded = text.encode("utf-8")
+    start = 0
+    while start < len(encoded):
+        end = min(start + limit, len(encoded))
+        # back up to the start of a character: continuation bytes are 0b10xxxxxx
+        while end < len(encoded) and (encoded[end] & 0xC0) == 0x80:
+            end -= 1
+        yield encoded[start:end].decode("utf-8")
+        start = end
