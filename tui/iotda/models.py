@@ -340,4 +340,6 @@ def default_device_id(product_id: str, node_id: str) -> str:
 
 
 def is_valid_device_id(device_id: str) -> bool:
-    return 0 < len(device_id) <= 128 and all(c.isascii() and (c.isalnum() or c in "_-") for c in device_id)
+    return 0 < len(device_id) <= 128 and all(
+        c.isascii() and (c.isalnum() or c in "_-") for c in device_id
+    )
