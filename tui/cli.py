@@ -31,35 +31,176 @@ class UsageError(Exception):
 
 def _add_platform(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("platform", help="run the local IoTDA-compatible platform")
+    p.add_argument("--seed", required=True, metavar="FILE", help="seed TOML (project, devices)")
+    p.add_argument("--state", metavar="PATH", help="SQLite state file (or :memory:)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--rest-port", type=int, default=0, help="REST/IAM port (0 = any free port)")
+    p.add_argument("--mqtt-port", type=int, default=0, help="MQTT port (0 = any free port)")
+    p.add_argument("--ws-port", type=int, default=0, help="tunnel WebSocket port (0 = any)")
+    p.add_argument("--token-ttl", type=int, default=86_400, help="tunnel token lifetime, seconds")
+    p.add_argument("--tls-cert", metavar="FILE", help="certificate: https, mqtts and wss")
+    p.add_argument("--tls-key", metavar="FILE", help="private key for --tls-cert")
     p.set_defaults(run=_run_platform)
 
 
 def _run_platform(args: argparse.Namespace) -> int:
-    raise UsageError("platform: not built yet")
+    import asyncio
+    import signal
+    import sqlite3
+
+    from tui.platform.config import PlatformConfig, SeedError, default_state_path, load_seed
+    from tui.platform.server import Platform
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("platform: --tls-cert and --tls-key go together")
+    if args.token_ttl <= 0:
+        raise UsageError("platform: --token-ttl must be a positive number of seconds")
+    try:
+        seed = load_seed(args.seed)
+    except SeedError as exc:
+        raise UsageError(str(exc)) from None
+    config = PlatformConfig(
+        seed=seed,
+        state_path=args.state or str(default_state_path()),
+        host=args.host,
+        rest_port=args.rest_port,
+        mqtt_port=args.mqtt_port,
+        ws_port=args.ws_port,
+        token_ttl=args.token_ttl,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
+
+    async def serve() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        platform = Platform(config)
+        try:
+            endpoints = await platform.start()
+        except (OSError, ValueError, sqlite3.Error) as exc:
+            log.debug("platform start failed", exc_info=True)
+            print(f"iotunnel: platform: cannot start: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        print(endpoints.ready_line(), flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await platform.stop()
+        return EXIT_OK
+
+    return asyncio.run(serve())
 
 
 # --- agent -------------------------------------------------------------------------------
 
 
 def _add_agent(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("agent", help="run the device agent for one device")
+    p = sub.add_parser(
+        "agent",
+        help="run the device agent for one device",
+        description="Answer IoTDA tunnels for one device. Secrets come from files readable "
+        "only by their owner, or from $IOTUNNEL_DEVICE_SECRET / $IOTUNNEL_LOGIN_PASSWORD.",
+    )
+    # every default is None: unset options fall back to --config, then to built-in defaults
+    p.add_argument("--config", help="TOML file with these settings (top level or [agent])")
+    p.add_argument("--device-id", help="IoTDA device id")
+    p.add_argument("--secret-file", help="file holding the device secret (mode 0600)")
+    p.add_argument("--mqtt", help="MQTT endpoint, mqtt://host:port or mqtts://host:port")
+    p.add_argument("--backend", choices=("ssh", "pty"), help="shell backend (default: ssh)")
+    p.add_argument("--ssh-host", help="SSH server of the ssh backend (default: 127.0.0.1)")
+    p.add_argument("--ssh-port", type=int, help="its port (default: 22)")
+    p.add_argument("--login-user", help="username the pty backend accepts")
+    p.add_argument("--login-password-file", help="password the pty backend accepts (0600 file)")
+    tls = p.add_mutually_exclusive_group()
+    tls.add_argument("--ca", help="CA bundle to check the platform's certificates against")
+    tls.add_argument(
+        "--insecure", action="store_true", default=None, help="do not check TLS certificates"
+    )
+    p.add_argument("--idle-timeout", type=float, help="seconds of no input before 408 (1800)")
+    p.add_argument("--device-name", help="name shown in the pty prompt (default: device id)")
     p.set_defaults(run=_run_agent)
 
 
 def _run_agent(args: argparse.Namespace) -> int:
-    raise UsageError("agent: not built yet")
+    from tui.agent.config import ConfigError, load_toml
+    from tui.agent.runner import agent_main
+
+    names = ("device_id", "secret_file", "mqtt", "backend", "ssh_host", "ssh_port", "login_user")
+    names += ("login_password_file", "ca", "insecure", "idle_timeout", "device_name")
+    try:
+        options = load_toml(args.config) if args.config else {}
+        options.update({n: getattr(args, n) for n in names if getattr(args, n) is not None})
+        return agent_main(options)
+    except ConfigError as exc:
+        raise UsageError(f"agent: {exc}") from None
 
 
 # --- fleet -------------------------------------------------------------------------------
 
 
 def _add_fleet(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fleet", help="run simulated devices against a platform")
+    p = sub.add_parser(
+        "fleet",
+        help="run simulated devices against a platform",
+        description="Run a seed file's devices as simulated agents (pty backend). "
+        "SIGUSR1 takes a random device offline, SIGUSR2 brings every device back.",
+    )
+    p.add_argument("--seed", required=True, help="the platform's seed TOML (device secrets)")
+    p.add_argument("--mqtt", required=True, help="MQTT endpoint, mqtt[s]://host:port")
+    p.add_argument("--count", type=int, help="run only the first N devices")
+    p.add_argument("--username", default="demo", help="login the shells accept (demo)")
+    p.add_argument("--password", default="demo", help="password the shells accept (demo)")
+    p.add_argument(
+        "--flap",
+        action="append",
+        default=[],
+        metavar="DEVICE:SECONDS",
+        help="toggle DEVICE offline/online every SECONDS (repeatable)",
+    )
+    tls = p.add_mutually_exclusive_group()
+    tls.add_argument("--ca", help="CA bundle to check the platform's certificates against")
+    tls.add_argument("--insecure", action="store_true", help="do not check TLS certificates")
     p.set_defaults(run=_run_fleet)
 
 
 def _run_fleet(args: argparse.Namespace) -> int:
-    raise UsageError("fleet: not built yet")
+    from tui.agent.config import ConfigError
+    from tui.agent.fleet import FleetDevice
+    from tui.agent.runner import fleet_main
+    from tui.platform.config import SeedError, load_seed
+
+    try:
+        seed = load_seed(args.seed)
+    except SeedError as exc:
+        raise UsageError(f"fleet: {exc}") from None
+    devices = [FleetDevice(d.device_id, d.secret, d.device_name) for d in seed.devices]
+    if args.count is not None:
+        if args.count < 1:
+            raise UsageError("fleet: --count must be at least 1")
+        devices = devices[: args.count]
+    flaps = []
+    for item in args.flap:
+        device_id, _, seconds = item.rpartition(":")
+        try:
+            flaps.append((device_id, float(seconds)))
+        except ValueError:
+            raise UsageError(f"fleet: --flap wants DEVICE:SECONDS, not {item!r}") from None
+        if not device_id or flaps[-1][1] <= 0:
+            raise UsageError(f"fleet: --flap wants DEVICE:SECONDS, not {item!r}")
+    try:
+        return fleet_main(
+            devices,
+            args.mqtt,
+            username=args.username,
+            password=args.password,
+            flaps=flaps,
+            ca_file=args.ca,
+            insecure=args.insecure,
+        )
+    except ConfigError as exc:
+        raise UsageError(f"fleet: {exc}") from None
 
 
 # --- replay ------------------------------------------------------------------------------
@@ -67,32 +208,65 @@ def _run_fleet(args: argparse.Namespace) -> int:
 
 def _add_replay(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="play an asciicast v2 or raw capture in the pane")
+    p.add_argument("file", help="asciicast v2 recording (.cast) or raw byte capture")
+    p.add_argument("--cols", type=int, help="terminal width (default: recording's, else 80)")
+    p.add_argument("--rows", type=int, help="terminal height (default: recording's, else 24)")
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="playback speed factor; 0 plays all at once"
+    )
+    p.add_argument(
+        "--screen", action="store_true", help="print the final screen as plain text, no UI"
+    )
     p.set_defaults(run=_run_replay)
 
 
 def _run_replay(args: argparse.Namespace) -> int:
-    raise UsageError("replay: not built yet")
+    from tui.terminal.recording import RecordingError, final_screen, load_recording
+
+    for option in ("cols", "rows"):
+        value = getattr(args, option)
+        if value is not None and not 1 <= value <= 1000:
+            raise UsageError(f"replay: --{option} must be between 1 and 1000")
+    if args.speed < 0:
+        raise UsageError("replay: --speed must be 0 or more")
+    try:
+        recording = load_recording(args.file)
+    except RecordingError as exc:
+        raise UsageError(f"replay: {exc}") from None
+    if args.screen:
+        sys.stdout.write(final_screen(recording, args.cols, args.rows) + "\n")
+        return EXIT_OK
+    from tui.terminal.replay_app import ReplayApp
+
+    ReplayApp(recording, cols=args.cols, rows=args.rows, speed=args.speed).run()
+    return EXIT_OK
 
 
 # --- devices / tunnels (scriptable CLI) --------------------------------------------------
 
 
 def _add_devices(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("devices", help="list or show devices")
-    p.set_defaults(run=_run_devices)
+    from tui.cli_remote import add_devices_commands
+
+    add_devices_commands(sub, _run_devices)
 
 
 def _run_devices(args: argparse.Namespace) -> int:
-    raise UsageError("devices: not built yet")
+    from tui.cli_remote import devices_action, run_remote
+
+    return run_remote(args, devices_action)
 
 
 def _add_tunnels(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("tunnels", help="create, list, show, close or delete tunnels")
-    p.set_defaults(run=_run_tunnels)
+    from tui.cli_remote import add_tunnels_commands
+
+    add_tunnels_commands(sub, _run_tunnels)
 
 
 def _run_tunnels(args: argparse.Namespace) -> int:
-    raise UsageError("tunnels: not built yet")
+    from tui.cli_remote import run_remote, tunnels_action
+
+    return run_remote(args, tunnels_action)
 
 
 # --- demo and the dashboard --------------------------------------------------------------
@@ -104,11 +278,57 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    raise UsageError("demo: not built yet")
+    from tui.app.config import ConfigError
+    from tui.demo import main_demo
+
+    _log_to_state_file(args)
+    try:
+        return main_demo()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _log_to_state_file(args: argparse.Namespace) -> None:
+    """While the dashboard owns the terminal, log lines go to a 0600 file, not stderr."""
+    if getattr(args, "log_file", None):
+        return
+    import os
+
+    from tui.session.paths import ensure_private_dir, state_dir
+
+    path = ensure_private_dir(state_dir()) / "iotunnel.log"
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.getLogger().level, handlers=[handler], force=True)
 
 
 def _run_dashboard(args: argparse.Namespace) -> int:
-    raise UsageError("dashboard: not built yet")
+    import asyncio
+
+    from tui.app.config import ConfigError, build_auth, load_config
+    from tui.app.factory import make_app
+    from tui.iotda.client import IoTDAClient
+
+    try:
+        config = load_config()
+        profile = config.profile(args.profile)
+        auth = build_auth(profile, config.path or "config")
+    except ConfigError as exc:
+        hint = " (or try `iotunnel demo`)" if "no profile" in exc.problem else ""
+        raise UsageError(f"{exc}{hint}") from None
+    _log_to_state_file(args)
+
+    async def run() -> int:
+        client = IoTDAClient(
+            profile.endpoint, profile.project_id, auth, instance_id=profile.instance_id
+        )
+        async with client:
+            app = make_app(client=client, config=config, profile_name=profile.name)
+            await app.run_async()
+            return int(app.return_code or 0)
+
+    return asyncio.run(run())
 
 
 # --- entry point -------------------------------------------------------------------------

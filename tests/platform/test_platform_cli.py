@@ -1,0 +1,137 @@
+"""`iotunnel platform` as a subprocess: ready line, clean SIGTERM/SIGINT, seed errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.platform import SEED_FILE
+
+
+def _start(*extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "platform", "--seed", str(SEED_FILE), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_ready_line_then_clean_exit(tmp_path, sig):
+    proc = _start("--state", str(tmp_path / "state.sqlite3"))
+    try:
+        line = proc.stdout.readline()
+        ready = json.loads(line)
+        assert ready["event"] == "ready"
+        assert ready["rest"].startswith("http://127.0.0.1:")
+        assert ready["mqtt"].startswith("mqtt://127.0.0.1:")
+        assert ready["ws"].startswith("ws://127.0.0.1:")
+        answer = httpx.get(f"{ready['rest']}/openapi.json", timeout=10)
+        assert answer.status_code == 200
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert out == ""  # exactly one line on stdout
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert (tmp_path / "state.sqlite3").exists()
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", "platform", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('region = "r"\n', "'project_id'"),
+        ('project_id = "p"\nregion = "r"\nedition = "gold"\n', "'edition'"),
+        (
+            'project_id = "p"\nregion = "r"\n[[devices]]\nnode_id = "1"\nsecret = "s"\n',
+            "product_id",
+        ),
+        ('project_id = "p"\nregion = "r"\n[[credentials]]\nak = "A"\n', "'sk'"),
+        ("project_id = \n", "line 1"),
+    ],
+)
+def test_seed_errors_are_one_line_exit_2(tmp_path: Path, text, expected):
+    seed = tmp_path / "seed.toml"
+    seed.write_text(text)
+    result = _run("--seed", str(seed), "--state", ":memory:")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(seed) in lines[0] and expected in lines[0]
+
+
+def test_missing_seed_file_is_exit_2(tmp_path):
+    result = _run("--seed", str(tmp_path / "absent.toml"))
+    assert result.returncode == 2
+    assert "absent.toml" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_sigterm_closes_live_tunnel_links_with_1001(tmp_path):
+    from types import SimpleNamespace
+    from urllib.parse import urlsplit
+
+    from tests.support.device import mqtt_device
+    from tests.support.tunnel_ws import close_code, open_link
+    from tui.iotda.auth import AkSkAuth
+    from tui.iotda.client import IoTDAClient
+    from tui.platform.config import load_seed
+
+    seed = load_seed(SEED_FILE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tui.cli",
+        "platform",
+        "--seed",
+        str(SEED_FILE),
+        "--state",
+        str(tmp_path / "state.sqlite3"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
+        mqtt = urlsplit(ready["mqtt"])
+        running = SimpleNamespace(
+            mqtt_host=mqtt.hostname,
+            mqtt_port=mqtt.port,
+            secrets={d.device_id: d.secret for d in seed.devices},
+        )
+        auth = AkSkAuth(seed.credentials[0].ak, seed.credentials[0].sk, region=seed.region)
+        async with (
+            mqtt_device(running, "boiler_0001"),
+            IoTDAClient(ready["rest"], seed.project_id, auth) as client,
+        ):
+            created = await client.create_tunnel("boiler_0001")
+            app = await open_link(created.tunnel_uri, created.tunnel_access_token)
+            proc.send_signal(signal.SIGTERM)
+            assert await close_code(app, timeout=30) == 1001
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err
+        assert b"Traceback" not in err
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

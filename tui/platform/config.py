@@ -1,0 +1,167 @@
+"""Configuration of the local platform: the seed TOML file and the runtime options."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui.iotda.models import DEFAULT_TOKEN_TTL, default_device_id, is_valid_device_id
+from tui.iotda.redact import mask
+
+EDITIONS = ("basic", "standard", "enterprise")
+
+
+class SeedError(ValueError):
+    """A seed file that cannot be used; the message names the file, the line if known, the key."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    ak: str
+    sk: str
+
+    def __repr__(self) -> str:
+        return f"Credential(ak={self.ak!r}, sk={mask(self.sk)!r})"
+
+
+@dataclass(frozen=True)
+class IamUser:
+    name: str
+    password: str
+    domain: str
+
+    def __repr__(self) -> str:
+        return f"IamUser(name={self.name!r}, domain={self.domain!r}, password='***')"
+
+
+@dataclass(frozen=True)
+class SeedDevice:
+    device_id: str
+    node_id: str
+    product_id: str
+    secret: str
+    device_name: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+    def __repr__(self) -> str:
+        return f"SeedDevice(device_id={self.device_id!r}, secret='***')"
+
+
+@dataclass(frozen=True)
+class Seed:
+    project_id: str
+    region: str
+    edition: str = "standard"
+    credentials: tuple[Credential, ...] = ()
+    users: tuple[IamUser, ...] = ()
+    devices: tuple[SeedDevice, ...] = ()
+
+
+@dataclass
+class PlatformConfig:
+    """Everything `Platform` needs; ports 0 mean any free port."""
+
+    seed: Seed
+    state_path: str = ":memory:"
+    host: str = "127.0.0.1"
+    rest_port: int = 0
+    mqtt_port: int = 0
+    ws_port: int = 0
+    token_ttl: int = DEFAULT_TOKEN_TTL
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    iam_token_ttl: int = 86_400
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def default_state_path() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "iotunnel" / "platform.sqlite3"
+
+
+def _need_str(table: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
+    value = table.get(key)
+    if value is None:
+        if optional:
+            return None
+        raise SeedError(f"{where}: missing key {key!r}")
+    if not isinstance(value, str) or not value:
+        raise SeedError(f"{where}: key {key!r} must be a non-empty string")
+    return value
+
+
+def _tables(body: dict[str, Any], key: str, path: str) -> list[dict[str, Any]]:
+    value = body.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise SeedError(f"{path}: key {key!r} must be an array of tables ([[{key}]])")
+    return value
+
+
+def parse_seed(body: dict[str, Any], path: str = "<seed>") -> Seed:
+    """Build a Seed from parsed TOML; raises SeedError naming the file and key."""
+    project_id = _need_str(body, "project_id", path)
+    region = _need_str(body, "region", path)
+    edition = _need_str(body, "edition", path, optional=True) or "standard"
+    if edition not in EDITIONS:
+        raise SeedError(f"{path}: key 'edition' must be one of {', '.join(EDITIONS)}")
+    credentials = []
+    for index, table in enumerate(_tables(body, "credentials", path)):
+        where = f"{path}: credentials[{index}]"
+        credentials.append(Credential(_need_str(table, "ak", where), _need_str(table, "sk", where)))
+    users = []
+    for index, table in enumerate(_tables(body, "users", path)):
+        where = f"{path}: users[{index}]"
+        users.append(
+            IamUser(
+                _need_str(table, "name", where),
+                _need_str(table, "password", where),
+                _need_str(table, "domain", where),
+            )
+        )
+    devices: list[SeedDevice] = []
+    seen: set[str] = set()
+    for index, table in enumerate(_tables(body, "devices", path)):
+        where = f"{path}: devices[{index}]"
+        node_id = _need_str(table, "node_id", where)
+        product_id = _need_str(table, "product_id", where)
+        device_id = _need_str(table, "device_id", where, optional=True) or default_device_id(
+            product_id, node_id
+        )
+        if not is_valid_device_id(device_id):
+            raise SeedError(f"{where}: key 'device_id' must be ≤128 chars of [A-Za-z0-9_-]")
+        if device_id in seen:
+            raise SeedError(f"{where}: key 'device_id' {device_id!r} is repeated")
+        seen.add(device_id)
+        tags = table.get("tags", {})
+        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+            raise SeedError(f"{where}: key 'tags' must be a table of strings")
+        devices.append(
+            SeedDevice(
+                device_id=device_id,
+                node_id=node_id,
+                product_id=product_id,
+                secret=_need_str(table, "secret", where),
+                device_name=_need_str(table, "device_name", where, optional=True),
+                tags=tuple(sorted(tags.items())),
+            )
+        )
+    return Seed(project_id, region, edition, tuple(credentials), tuple(users), tuple(devices))
+
+
+def load_seed(path: str | Path) -> Seed:
+    """Read a seed TOML file; every problem is a SeedError naming the file (and line)."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SeedError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise SeedError(f"{name}: not UTF-8 text") from None
+    try:
+        body = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SeedError(f"{name}: {exc}") from None
+    return parse_seed(body, name)

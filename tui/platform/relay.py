@@ -1,0 +1,92 @@
+"""The tunnel WebSocket endpoints: `source-connect` and `device-connect` (PROTOCOL.md §5).
+
+Text frames are relayed verbatim; the platform reads a frame only to answer an app's
+`ping` with `pong`. Frames over 10 KB are refused by the server (close 1009, uvicorn's
+`ws_max_size`); binary and non-JSON frames are logged and dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from starlette.responses import JSONResponse
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from tui.iotda.errors import ErrorBody, IoTDAError
+from tui.iotda.frames import TOKEN_HEADER, Op, TunnelFrame
+from tui.platform.tunnels import DEVICE, SOURCE, TunnelService, send_quietly
+
+log = logging.getLogger(__name__)
+
+
+def _pong_for(text: str) -> str | None:
+    """The pong answering a ping frame, or None when the frame is not a ping."""
+    if '"ping"' not in text:  # cheap pre-check: most frames are relayed unread
+        return None
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict) or body.get("operation_type") != Op.PING:
+        return None
+    request_id = body.get("request_id")
+    return TunnelFrame(Op.PONG, request_id if isinstance(request_id, str) else "").encode()
+
+
+async def _relay(service: TunnelService, tunnel_id: str, side: str, ws: WebSocket) -> None:
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            log.debug("tunnel %s: %s side closed (%s)", tunnel_id, side, message.get("code"))
+            return
+        text = message.get("text")
+        if text is None:
+            log.warning("tunnel %s: binary frame from the %s side dropped", tunnel_id, side)
+            continue
+        if not text.lstrip().startswith("{"):
+            log.warning("tunnel %s: non-JSON frame from the %s side dropped", tunnel_id, side)
+            continue
+        if side == SOURCE:
+            pong = _pong_for(text)
+            if pong is not None:
+                await send_quietly(ws, pong)
+                continue
+        peer = service.peer(tunnel_id, side)
+        if peer is None:
+            log.debug("tunnel %s: frame from the %s side dropped, no peer", tunnel_id, side)
+            continue
+        await send_quietly(peer, text)
+
+
+def _endpoint(service: TunnelService, side: str):
+    async def tunnel_link(ws: WebSocket) -> None:
+        tunnel_id = ws.path_params["tunnel_id"]
+        try:
+            service.authorize(tunnel_id, side, ws.headers.get(TOKEN_HEADER))
+        except IoTDAError as exc:
+            log.info("tunnel %r: %s side refused: %s", tunnel_id, side, exc.error_msg)
+            request_id = uuid.uuid4().hex
+            body = ErrorBody(exc.error_code, exc.error_msg, request_id).to_json()
+            headers = {"X-Request-Id": request_id}
+            await ws.send_denial_response(JSONResponse(body, exc.status, headers=headers))
+            return
+        await ws.accept()
+        await service.attach(tunnel_id, side, ws)
+        try:
+            await _relay(service, tunnel_id, side, ws)
+        except Exception:  # a socket torn down mid-receive: the link simply ends
+            log.debug("tunnel %s: %s link ended abruptly", tunnel_id, side, exc_info=True)
+        finally:
+            await service.detach(tunnel_id, side, ws)
+
+    return tunnel_link
+
+
+def relay_routes(service: TunnelService) -> list[WebSocketRoute]:
+    return [
+        WebSocketRoute("/v5/iot/tunnels/{tunnel_id}/source-connect", _endpoint(service, SOURCE)),
+        WebSocketRoute("/v5/iot/tunnels/{tunnel_id}/device-connect", _endpoint(service, DEVICE)),
+    ]

@@ -1,0 +1,231 @@
+"""`Platform`: the local IoTDA in one process (REST, tunnel WebSockets, MQTT gateway, SQLite).
+
+Used by `iotunnel platform`, by `iotunnel demo` and by tests (tests/support/platform.py).
+REST and the relay are one Starlette app, served by two uvicorn servers (the REST and the
+tunnel port, as the real cloud has separate API and tunnel hosts) inside the caller's
+event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+
+from tui.iotda.frames import MAX_FRAME_BYTES
+from tui.iotda.mqtt import TunnelNotify, events_down_topic
+from tui.platform.auth import RestAuth
+from tui.platform.config import PlatformConfig
+from tui.platform.mqtt import DeviceGateway
+from tui.platform.openapi import openapi_document
+from tui.platform.relay import relay_routes
+from tui.platform.rest import RequestIdMiddleware, RestApi, http_exception_handler
+from tui.platform.store import Store
+from tui.platform.tunnels import TunnelService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    rest: str  # http(s)://host:port, also the IAM endpoint
+    mqtt: str  # mqtt(s)://host:port
+    ws: str  # ws(s)://host:port, base of the tunnel URIs
+
+    def ready_line(self) -> str:
+        return json.dumps({"event": "ready", "rest": self.rest, "mqtt": self.mqtt, "ws": self.ws})
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our loop: the owner handles signals and says when to stop."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return contextlib.nullcontext()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+class Platform:
+    def __init__(self, config: PlatformConfig) -> None:
+        self.config = config
+        self.seed = config.seed
+        self.store: Store | None = None
+        self.tunnels: TunnelService | None = None
+        self.endpoints: Endpoints | None = None
+        self._gateway: DeviceGateway | None = None
+        self._servers: list[tuple[_EmbeddedServer, asyncio.Task[None]]] = []
+        self._secrets = {device.device_id: device.secret for device in config.seed.devices}
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def __aenter__(self) -> Platform:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- device status: the MQTT gateway's callbacks ---------------------------------------
+
+    def secret_for(self, device_id: str) -> str | None:
+        return self._secrets.get(device_id)
+
+    def set_device_online(self, device_id: str, online: bool) -> None:
+        """Mark a device ONLINE/OFFLINE (the gateway calls this; demos and tests may too)."""
+        if self.store is not None and self.store.set_device_online(device_id, online, time.time()):
+            log.info("device %s is %s", device_id, "ONLINE" if online else "OFFLINE")
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+        """Wait until `predicate()` holds, re-checked after every state change.
+
+        For tests and demos: e.g. a device ONLINE, a tunnel side CONNECTED. Raises
+        TimeoutError after `timeout` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                waiter = loop.create_future()
+                self._waiters.append(waiter)
+                await waiter
+
+    def _wake_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _notify(self, device_id: str, notice: TunnelNotify) -> bool:
+        if self._gateway is None:
+            return False
+        topic = events_down_topic(device_id)
+        return bool(await self._gateway.publish(device_id, topic, notice.to_payload(), qos=0))
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> Endpoints:
+        cfg = self.config
+        tls = bool(cfg.tls_cert and cfg.tls_key)
+        host = _url_host(cfg.host)
+        now = time.time()
+        self.store = Store(cfg.state_path)
+        self.store.add_listener(self._wake_waiters)
+        self.store.seed_devices(cfg.seed.devices, now)
+        self.store.reset_live_state(now)
+        rest_sock, ws_sock = _listen(cfg.host, cfg.rest_port), _listen(cfg.host, cfg.ws_port)
+        try:
+            ws_base = f"{'wss' if tls else 'ws'}://{host}:{ws_sock.getsockname()[1]}"
+            rest_base = f"{'https' if tls else 'http'}://{host}:{rest_sock.getsockname()[1]}"
+            self.tunnels = TunnelService(
+                self.store,
+                token_ttl=cfg.token_ttl,
+                edition=cfg.seed.edition,
+                source_uri=lambda tid: f"{ws_base}/v5/iot/tunnels/{tid}/source-connect",
+                device_uri=lambda tid: f"{ws_base}/v5/iot/tunnels/{tid}/device-connect",
+                notify=self._notify,
+            )
+            mqtt_url = await self._start_gateway(host, tls)
+            self.tunnels.start()
+            auth = RestAuth(cfg.seed, self.store, token_ttl=cfg.iam_token_ttl)
+            api = RestApi(cfg.seed.project_id, self.store, auth, self.tunnels)
+            handlers = {HTTPException: http_exception_handler}
+            routes = api.routes(openapi_document(cfg.seed.project_id))
+            # one ASGI app on both ports, as the real cloud has an API host and a tunnel host
+            app = RequestIdMiddleware(
+                Starlette(
+                    routes=[*routes, *relay_routes(self.tunnels)],
+                    exception_handlers=handlers,  # type: ignore[arg-type]
+                )
+            )
+            await self._serve(app, rest_sock)
+            await self._serve(app, ws_sock)
+        except BaseException:
+            rest_sock.close()
+            ws_sock.close()
+            await self.stop()
+            raise
+        self.endpoints = Endpoints(rest_base, mqtt_url, ws_base)
+        log.info("platform ready: %s", self.endpoints)
+        return self.endpoints
+
+    async def _start_gateway(self, host: str, tls: bool) -> str:
+        context = None
+        if tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.config.tls_cert, self.config.tls_key)  # type: ignore[arg-type]
+        self._gateway = DeviceGateway(self.secret_for, self.set_device_online)
+        port = await self._gateway.start(
+            self.config.host, self.config.mqtt_port, ssl_context=context
+        )
+        return f"{'mqtts' if tls else 'mqtt'}://{host}:{port}"
+
+    async def _serve(self, app: Any, sock: socket.socket) -> None:
+        cfg = self.config
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            ws_max_size=MAX_FRAME_BYTES,
+            ws_per_message_deflate=False,  # PITFALLS: deflate costs ~8× throughput
+            timeout_graceful_shutdown=5,
+            ssl_certfile=cfg.tls_cert if cfg.tls_key else None,
+            ssl_keyfile=cfg.tls_key if cfg.tls_cert else None,
+        )
+        server = _EmbeddedServer(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        ready = asyncio.create_task(server.ready.wait())
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not server.ready.is_set():
+            ready.cancel()
+            await task  # raises what made startup fail
+            raise RuntimeError("uvicorn did not start")
+        self._servers.append((server, task))
+
+    async def stop(self) -> None:
+        """Close tunnel links with 1001, stop the servers and the gateway, flush the store."""
+        if self.tunnels is not None:
+            await self.tunnels.stop()
+        for server, _ in self._servers:
+            server.should_exit = True
+        for _, task in self._servers:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
+        self._servers.clear()
+        if self._gateway is not None:
+            with contextlib.suppress(Exception):
+                await self._gateway.stop()
+            self._gateway = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
