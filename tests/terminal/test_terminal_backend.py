@@ -1,0 +1,225 @@
+"""The pyte backend's fixes, one behaviour at a time."""
+
+from __future__ import annotations
+
+import pyte
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tui.terminal.backend import BellRang, TitleChange
+from tui.terminal.pyte_backend import PyteBackend
+
+
+def backend(cols: int = 20, rows: int = 5, **kwargs: int) -> PyteBackend:
+    return PyteBackend(cols, rows, **kwargs)
+
+
+def rows_of(b: PyteBackend) -> list[str]:
+    return b.screen_text().split("\n")
+
+
+@pytest.mark.parametrize("mode", [47, 1047, 1049])
+def test_alternate_screen_restores_the_main_screen(mode: int) -> None:
+    b = backend()
+    b.feed(b"shell prompt $ ")
+    b.feed(f"\x1b[?{mode}h\x1b[2J\x1b[Hfull screen app".encode())
+    assert b.modes.alt_screen
+    assert rows_of(b)[0] == "full screen app"
+    b.feed(f"\x1b[?{mode}l".encode())
+    assert not b.modes.alt_screen
+    assert rows_of(b)[0] == "shell prompt $"
+
+
+def test_1049_restores_the_cursor() -> None:
+    b = backend()
+    b.feed(b"abc\x1b[?1049h\x1b[4;10Hxyz\x1b[?1049l!")
+    assert rows_of(b)[0] == "abc!"
+
+
+def test_alternate_screen_output_does_not_enter_scrollback() -> None:
+    b = backend(rows=3)
+    b.feed(b"\x1b[?1049h" + b"line\r\n" * 10 + b"\x1b[?1049l")
+    assert b.history_len == 0
+
+
+def test_zero_width_joiner_does_not_truncate_the_chunk() -> None:
+    text = "a👩\u200d💻b ❤\ufe0f c"
+    bare = pyte.Screen(20, 2)
+    pyte.Stream(bare).feed(text)
+    assert "c" not in bare.display[0]  # the bug being fixed
+    b = backend()
+    b.feed(text.encode())
+    assert rows_of(b)[0] == text
+
+
+def test_control_characters_inside_text_are_skipped() -> None:
+    b = backend()
+    b.feed("x\u200by\x7fz".encode())
+    assert rows_of(b)[0].replace("\u200b", "") == "xyz"
+
+
+def test_dim_and_normal_intensity() -> None:
+    b = backend()
+    b.feed(b"\x1b[1;2mA\x1b[22mB")
+    (a_text, a), (b_text, b_attrs), *_ = b.row_runs(0)
+    assert (a_text, a.bold, a.dim) == ("A", True, True)
+    assert b_text.startswith("B") and not b_attrs.bold and not b_attrs.dim
+
+
+@pytest.mark.parametrize(
+    ("sgr", "fg", "bg"),
+    [
+        ("33;43", "yellow", "yellow"),
+        ("91;104", "bright_red", "bright_blue"),
+        ("38;5;3;48;5;9", "yellow", "bright_red"),
+        ("38;5;202", "color(202)", "default"),
+        ("38;2;255;128;0;48;2;0;0;16", "#ff8000", "#000010"),
+    ],
+)
+def test_colours_are_named_as_rich_names_them(sgr: str, fg: str, bg: str) -> None:
+    b = backend()
+    b.feed(f"\x1b[{sgr}mX".encode())
+    attrs = b.row_runs(0)[0][1]
+    assert (attrs.fg, attrs.bg) == (fg, bg)
+
+
+def test_wide_character_at_the_last_column_wraps_whole() -> None:
+    b = backend(cols=5)
+    b.feed("abcd中".encode())
+    assert rows_of(b)[:2] == ["abcd", "中"]
+    assert sum(len(t) for t, _ in b.row_runs(0)) == 5
+
+
+def test_wide_character_rows_are_exactly_the_screen_width() -> None:
+    from rich.cells import cell_len
+
+    b = backend(cols=7)
+    b.feed("中文字xx".encode())
+    assert sum(cell_len(t) for t, _ in b.row_runs(0)) == 7
+    b.feed(b"\rX")  # overwrite half of a wide character
+    assert sum(cell_len(t) for t, _ in b.row_runs(0)) == 7
+
+
+def test_scrollback_is_bounded_and_keeps_order() -> None:
+    b = backend(rows=3, scrollback=5)
+    b.feed(b"".join(b"line %d\r\n" % i for i in range(20)))
+    assert b.history_len == 5
+    assert b.history_text() == [f"line {i}" for i in range(13, 18)]
+    assert b.history_total == 18
+    b.feed(b"\x1b[3J")
+    assert b.history_len == 0
+
+
+def test_scrolling_region_does_not_feed_scrollback() -> None:
+    b = backend(rows=5)
+    b.feed(b"\x1b[2;4r\x1b[4;1H" + b"x\n" * 5)
+    assert b.history_len == 0
+
+
+def test_replies_go_to_the_remote() -> None:
+    replies: list[bytes] = []
+    b = PyteBackend(20, 5, on_reply=replies.append)
+    b.feed(b"\x1b[3;7H\x1b[6n\x1b[5n\x1b[c")
+    assert replies == [b"\x1b[3;7R", b"\x1b[0n", b"\x1b[?6c"]
+
+
+def test_title_and_bell_become_events() -> None:
+    b = backend()
+    b.feed(b"\x1b]0;build log\x07ding\x07")
+    assert b.take_events() == [TitleChange("build log"), BellRang()]
+    assert b.title == "build log"
+    assert b.take_events() == []
+
+
+def test_cursor_moves_mark_both_rows_dirty() -> None:
+    b = backend()
+    b.feed(b"\x1b[2;1H")
+    b.take_dirty()
+    b.feed(b"\x1b[4;1H")
+    assert {1, 3} <= b.take_dirty()
+
+
+def test_shrinking_keeps_the_cursor_line_and_feeds_history() -> None:
+    b = backend(rows=5)
+    b.feed(b"1\r\n2\r\n3\r\n4\r\n5")
+    b.resize(20, 3)
+    assert rows_of(b) == ["3", "4", "5"]
+    assert b.history_text() == ["1", "2"]
+    b.resize(20, 5)
+    assert rows_of(b)[:3] == ["3", "4", "5"]
+
+
+def test_shrinking_drops_blank_rows_below_the_cursor_first() -> None:
+    b = backend(rows=5)
+    b.feed(b"$ ")
+    b.resize(10, 2)
+    assert rows_of(b) == ["$", ""]
+    assert b.history_len == 0
+
+
+def test_modes_seen_by_the_pane() -> None:
+    b = backend()
+    b.feed(b"\x1b[?1h\x1b[?2004h\x1b[?1002h\x1b[?1006h")
+    m = b.modes
+    assert (m.app_cursor, m.bracketed_paste, m.mouse_tracking, m.mouse_sgr) == (
+        True,
+        True,
+        1002,
+        True,
+    )
+    b.feed(b"\x1b[?1l\x1b[?2004l\x1b[?1002l")
+    assert b.modes.mouse_tracking == 0 and not b.modes.app_cursor
+
+
+def test_reset_clears_screen_and_history() -> None:
+    b = backend(rows=2)
+    b.feed(b"a\r\nb\r\nc\x1b]2;t\x07")
+    b.reset()
+    assert b.screen_text() == "\n" and b.history_len == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400))
+def test_malformed_input_never_raises(data: bytes) -> None:
+    b = backend(cols=7, rows=3, scrollback=4)
+    b.feed(data)
+    b.feed(b"\x1b[?1049h" + data + b"\x1b[?1049l")
+    b.resize(3, 2)
+    b.feed(data)
+    assert len(b.screen_text().split("\n")) == 2
+    for y in range(2):
+        b.row_runs(y)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "\x1b[",
+                "1",
+                ";",
+                "38",
+                "5",
+                "2",
+                "m",
+                "中",
+                "\u200d",
+                "\ufe0f",
+                "\r",
+                "\n",
+                "x",
+                "\x1b[?1049h",
+                "\x1b[?1049l",
+                "\x1b[K",
+            ]
+        ),
+        max_size=60,
+    )
+)
+def test_escape_soup_never_raises(parts: list[str]) -> None:
+    b = backend(cols=5, rows=3)
+    b.feed("".join(parts).encode())
+    for y in range(3):
+        assert b.row_runs(y)

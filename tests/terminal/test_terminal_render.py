@@ -1,0 +1,143 @@
+"""Drawing: strips fit the grid, the cursor, cached rows, selection, replay app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.cells import cell_len
+from rich.style import Style
+from textual.app import App, ComposeResult
+from textual.geometry import Offset
+from textual.selection import Selection
+
+from tui.terminal import TerminalPane
+from tui.terminal.backend import Attrs
+from tui.terminal.recording import load_recording
+from tui.terminal.render import fit_text, runs_to_segments, style_for
+from tui.terminal.replay_app import ReplayApp
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_clusters_are_drawn_on_the_emulator_grid() -> None:
+    # The remote's shell counts every code point; Rich counts grapheme clusters.
+    assert cell_len(fit_text("a👩\u200d💻b")) == 6
+    assert cell_len(fit_text("❤\ufe0f x")) == 3
+    assert cell_len(fit_text("👍🏽")) == 4
+    assert fit_text("中文 e\u0301") == "中文 e\u0301"
+
+
+def test_style_for_maps_attributes() -> None:
+    style = style_for(Attrs(fg="bright_red", bg="color(17)", bold=True, dim=True, reverse=True))
+    assert style == Style(
+        color="bright_red", bgcolor="color(17)", bold=True, dim=True, reverse=True
+    )
+    assert style_for(Attrs()) == Style()
+
+
+def test_cursor_cell_is_reversed_even_inside_wide_text() -> None:
+    runs = [("ab中文", Attrs())]
+    segments = runs_to_segments(runs, style_for, cursor_x=4)
+    assert [s.text for s in segments] == ["ab中", "文"]
+    assert segments[1].style is not None and segments[1].style.reverse
+
+
+class PaneApp(App[None]):
+    AUTO_FOCUS = None
+
+    def compose(self) -> ComposeResult:
+        yield TerminalPane()
+
+
+async def test_cursor_is_drawn_only_when_visible_and_focused() -> None:
+    app = PaneApp()
+    async with app.run_test(size=(40, 6)) as pilot:
+        pane = app.query_one(TerminalPane)
+        pane.feed(b"$ ")
+        await pane.wait_drained(30)
+
+        def cursor_drawn() -> bool:
+            return any(s.style and s.style.reverse for s in pane.render_line(0))
+
+        assert not cursor_drawn()  # not focused
+        pane.focus()
+        await pilot.pause()
+        assert cursor_drawn()
+        pane.feed(b"\x1b[?25l")
+        await pane.wait_drained(30)
+        assert not cursor_drawn()
+
+
+async def test_untouched_rows_keep_their_cached_strips() -> None:
+    app = PaneApp()
+    async with app.run_test(size=(40, 6)) as pilot:
+        pane = app.query_one(TerminalPane)
+        pane.feed(b"\x1b[5;1Hfooter\x1b[1;1H")
+        await pane.wait_drained(30)
+        await pilot.pause()
+        before = pane.render_line(4)
+        pane.feed(b"top line")
+        await pane.wait_drained(30)
+        assert pane._strips.get(4) is not None
+        assert pane.render_line(4).text == before.text
+
+
+async def test_selected_text_is_the_screen_text() -> None:
+    app = PaneApp()
+    async with app.run_test(size=(40, 6)):
+        pane = app.query_one(TerminalPane)
+        pane.feed(b"first line\r\nsecond line")
+        await pane.wait_drained(30)
+        assert pane.allow_select
+        text, ending = pane.get_selection(Selection(Offset(6, 0), Offset(6, 1)))
+        assert (text, ending) == ("line\nsecond", "\n")
+        pane.feed(b"\x1b[?1000h")
+        await pane.wait_drained(30)
+        assert not pane.allow_select  # the remote owns the mouse now
+
+
+async def test_replay_app_plays_a_capture_and_quits() -> None:
+    app = ReplayApp(load_recording(FIXTURES / "vim_quit.raw"), cols=None, rows=None, speed=0)
+    async with app.run_test(size=(80, 26)) as pilot:
+        pane = app.query_one(TerminalPane)
+        await pilot.pause()
+        await pane.wait_drained(30)
+        assert pane.screen_text().split("\n")[:2] == ["before vim", "after vim"]
+        assert (pane.backend.columns, pane.backend.lines) == (80, 24)
+        await pilot.press("ctrl+q")
+    assert app.return_code == 0
+
+
+async def test_ctrl_c_copies_a_selection_and_interrupts_without_one() -> None:
+    sent: list[bytes] = []
+
+    class CopyApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TerminalPane(on_input=sent.append)
+
+    app = CopyApp()
+    async with app.run_test(size=(40, 6)) as pilot:
+        pane = app.query_one(TerminalPane)
+        pane.focus()
+        pane.feed(b"copy me\r\n$ ")
+        await pane.wait_drained(30)
+        pane.screen.selections = {pane: Selection(Offset(0, 0), Offset(4, 0))}
+        await pilot.press("ctrl+c")
+        assert app.clipboard == "copy"
+        assert sent == []
+        pane.screen.clear_selection()
+        await pilot.press("ctrl+c")
+        assert sent == [b"\x03"]
+
+
+async def test_feed_from_another_thread() -> None:
+    import asyncio
+
+    app = PaneApp()
+    async with app.run_test(size=(40, 6)):
+        pane = app.query_one(TerminalPane)
+        # The hop to the loop is queued before to_thread's own completion callback,
+        # so the bytes are queued (or processed) by the time it returns.
+        await asyncio.to_thread(pane.feed, b"from a thread")
+        await pane.wait_drained(30)
+        assert pane.screen_text().startswith("from a thread")

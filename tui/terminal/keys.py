@@ -1,0 +1,160 @@
+"""Textual key names -> the bytes an xterm would send to the remote.
+
+Keys are translated by `event.key` through explicit tables, never by `event.character`
+alone: under the pilot (and some terminals) `ctrl+a` and `enter` carry no character.
+"""
+
+from __future__ import annotations
+
+from tui.terminal.backend import MOUSE_ANY, MOUSE_BUTTON, MOUSE_OFF, TerminalModes
+
+CSI = "\x1b["
+SS3 = "\x1bO"
+PASTE_START = b"\x1b[200~"
+PASTE_END = b"\x1b[201~"
+
+# Keys whose bytes never change with modes or modifiers.
+_PLAIN: dict[str, str] = {
+    "enter": "\r",
+    "tab": "\t",
+    "shift+tab": CSI + "Z",
+    "escape": "\x1b",
+    "backspace": "\x7f",
+    "ctrl+h": "\x08",
+    "space": " ",
+    "ctrl+@": "\x00",
+    "ctrl+space": "\x00",
+    "ctrl+backslash": "\x1c",
+    "ctrl+right_square_bracket": "\x1d",
+    "ctrl+circumflex_accent": "\x1e",
+    "ctrl+underscore": "\x1f",
+    "ctrl+left_square_bracket": "\x1b",
+}
+
+# Cursor keys: final byte; CSI in normal mode, SS3 in application-cursor mode.
+_CURSOR: dict[str, str] = {
+    "up": "A",
+    "down": "B",
+    "right": "C",
+    "left": "D",
+    "home": "H",
+    "end": "F",
+}
+
+# Keys sent as CSI n ~ (modifiers go in as CSI n ; m ~).
+_TILDE: dict[str, int] = {
+    "insert": 2,
+    "delete": 3,
+    "pageup": 5,
+    "pagedown": 6,
+    "f5": 15,
+    "f6": 17,
+    "f7": 18,
+    "f8": 19,
+    "f9": 20,
+    "f10": 21,
+    "f11": 23,
+    "f12": 24,
+}
+
+# F1-F4 are SS3 P..S unmodified, CSI 1 ; m P..S with modifiers.
+_PF: dict[str, str] = {"f1": "P", "f2": "Q", "f3": "R", "f4": "S"}
+
+_MODIFIER_BITS = {"shift": 1, "alt": 2, "ctrl": 4, "meta": 8}
+
+
+def _split(key: str) -> tuple[frozenset[str], str]:
+    parts = key.split("+")
+    mods = frozenset(p for p in parts[:-1] if p in _MODIFIER_BITS)
+    return mods, parts[-1]
+
+
+def _xterm_modifier(mods: frozenset[str]) -> int:
+    return 1 + sum(_MODIFIER_BITS[m] for m in mods)
+
+
+def encode_key(key: str, character: str | None, modes: TerminalModes | None = None) -> bytes | None:
+    """The bytes for one key press, or None when the key means nothing to a terminal."""
+    modes = modes or TerminalModes()
+    plain = _PLAIN.get(key)
+    if plain is not None:
+        return plain.encode()
+    mods, base = _split(key)
+    if base in _CURSOR:
+        final = _CURSOR[base]
+        if mods:
+            return f"{CSI}1;{_xterm_modifier(mods)}{final}".encode()
+        return ((SS3 if modes.app_cursor else CSI) + final).encode()
+    if base in _TILDE:
+        number = _TILDE[base]
+        if mods:
+            return f"{CSI}{number};{_xterm_modifier(mods)}~".encode()
+        return f"{CSI}{number}~".encode()
+    if base in _PF:
+        if mods:
+            return f"{CSI}1;{_xterm_modifier(mods)}{_PF[base]}".encode()
+        return (SS3 + _PF[base]).encode()
+    if mods == {"ctrl"} and len(base) == 1 and base.isalpha() and base.isascii():
+        return bytes([ord(base.lower()) - ord("a") + 1])
+    if "alt" in mods:
+        rest = "+".join([*sorted(mods - {"alt"}), base])
+        inner = encode_key(rest, character, modes)
+        if inner is None and character and character.isprintable():
+            inner = character.encode()
+        return b"\x1b" + inner if inner is not None else None
+    if character and character.isprintable():
+        return character.encode()
+    if len(base) == 1 and not mods:
+        return base.encode()
+    return None
+
+
+def encode_paste(text: str, modes: TerminalModes | None = None) -> bytes:
+    """Pasted text: newlines as CR (like a typed enter), bracketed if the remote asked."""
+    modes = modes or TerminalModes()
+    body = text.replace("\r\n", "\r").replace("\n", "\r").encode()
+    if modes.bracketed_paste:
+        # A paste that contains the end marker could break out of the bracket.
+        body = body.replace(PASTE_END, b"")
+        return PASTE_START + body + PASTE_END
+    return body
+
+
+MOUSE_LEFT, MOUSE_MIDDLE, MOUSE_RIGHT = 0, 1, 2
+WHEEL_UP, WHEEL_DOWN = 64, 65
+
+
+def encode_mouse(
+    button: int,
+    x: int,
+    y: int,
+    *,
+    pressed: bool = True,
+    motion: bool = False,
+    shift: bool = False,
+    meta: bool = False,
+    ctrl: bool = False,
+    modes: TerminalModes,
+) -> bytes | None:
+    """A mouse event in the form the remote enabled (SGR 1006 or legacy X10), or None.
+
+    `button` is 0/1/2 for left/middle/right, 3 for "no button" (motion), 64/65 for the
+    wheel; x and y are 0-based cells.
+    """
+    tracking = modes.mouse_tracking
+    if tracking == MOUSE_OFF:
+        return None
+    if motion and tracking not in (MOUSE_BUTTON, MOUSE_ANY):
+        return None
+    if motion and tracking == MOUSE_BUTTON and button == 3:
+        return None
+    code = button + (4 if shift else 0) + (8 if meta else 0) + (16 if ctrl else 0)
+    code += 32 if motion else 0
+    if modes.mouse_sgr:
+        final = "M" if pressed or motion else "m"
+        return f"{CSI}<{code};{x + 1};{y + 1}{final}".encode()
+    if not pressed and not motion:
+        code = 3 + (code & ~3)  # legacy release carries no button number
+    if x > 222 or y > 222:
+        return None  # legacy encoding cannot express it
+    return b"\x1b[M" + bytes([32 + code, 33 + x, 33 + y])

@@ -1,0 +1,366 @@
+"""`TerminalPane`: a focusable Textual widget that shows a VT emulator's screen.
+
+Bytes from the remote go in through `feed()`, which only queues them: a task feeds the
+emulator in slices of a few milliseconds and yields, so a flood never blocks the UI loop
+and keystrokes go out immediately. Only dirty rows are refreshed, at most 60 times a
+second, through the line API with cached strips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from time import perf_counter
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region
+from textual.message import Message
+from textual.strip import Strip
+from textual.timer import Timer
+from textual.widget import Widget
+
+from tui.terminal.backend import Attrs, BellRang, Run, TerminalBackend, TitleChange
+from tui.terminal.feeder import OutputQueue
+from tui.terminal.keys import encode_key, encode_paste
+from tui.terminal.mouse import MouseForwarding
+from tui.terminal.pyte_backend import MAX_CACHED_STYLES, PyteBackend
+from tui.terminal.render import runs_to_segments, style_for
+from tui.terminal.selection import SelectionSupport
+
+log = logging.getLogger(__name__)
+
+FRAME_SECONDS = 1 / 60
+RESIZE_DEBOUNCE_SECONDS = 0.15
+
+
+class TerminalPane(SelectionSupport, MouseForwarding, Widget, can_focus=True):
+    """A terminal emulator pane: bytes in through `feed`, key bytes out through `on_input`."""
+
+    DEFAULT_CSS = """
+    TerminalPane {
+        width: 1fr;
+        height: 1fr;
+        background: $background;
+        color: $foreground;
+    }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+right_square_bracket", "leave", "Leave terminal", id="terminal.leave"),
+        Binding(
+            "shift+pageup", "scroll_history(-1)", "Scroll back", id="terminal.scroll_up", show=False
+        ),
+        Binding(
+            "shift+pagedown",
+            "scroll_history(1)",
+            "Scroll fwd",
+            id="terminal.scroll_down",
+            show=False,
+        ),
+    ]
+
+    class TitleChanged(Message):
+        """The remote set the window title (OSC 0/2)."""
+
+        def __init__(self, title: str) -> None:
+            super().__init__()
+            self.title = title
+
+    class Bell(Message):
+        """The remote rang the bell (BEL)."""
+
+    class LeaveRequested(Message):
+        """The user pressed the leave key (binding id `terminal.leave`)."""
+
+    def __init__(
+        self,
+        *,
+        cols: int = 80,
+        rows: int = 24,
+        scrollback: int = 10_000,
+        on_input: Callable[[bytes], None] | None = None,
+        on_resize: Callable[[int, int], None] | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        backend: TerminalBackend | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._input_callback = on_input
+        self._resize_callback = on_resize
+        self._backend: TerminalBackend = backend or PyteBackend(cols, rows, scrollback)
+        self._backend.on_reply = self._send
+        self._queue = OutputQueue(self._backend.feed, self._after_feed)
+        self._drain_task: asyncio.Task[None] | None = None
+        self._dirty: set[int] = set()
+        self._strips: dict[int, Strip] = {}
+        self._styles: dict[Attrs, Style] = {}
+        self._scroll_back = 0
+        self._history_seen = 0
+        self._last_paint = 0.0
+        self._paint_timer: Timer | None = None
+        self._resize_timer: Timer | None = None
+        self._reported_size: tuple[int, int] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- public API -----------------------------------------------------------------
+
+    @property
+    def backend(self) -> TerminalBackend:
+        return self._backend
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes fed but not yet processed by the emulator."""
+        return self._queue.pending_bytes
+
+    def feed(self, data: bytes | str) -> None:
+        """Queue output from the remote; returns at once, the work is done in slices.
+
+        Safe to call from another thread once mounted: it hops to the app's loop.
+        """
+        if self._loop is not None and _running_loop() is not self._loop:
+            self._loop.call_soon_threadsafe(self.feed, data)
+            return
+        if isinstance(data, str):
+            data = data.encode()
+        if not data:
+            return
+        self._queue.append(data)
+        if self.is_mounted:  # else processed once mounted (see on_mount)
+            self._start_draining()
+
+    def flush(self) -> None:
+        """Process everything queued now, blocking (for tests and `replay --screen`)."""
+        self._queue.flush()
+
+    async def wait_drained(self, timeout: float = 30.0) -> None:
+        """Wait until every queued byte has reached the emulator."""
+        await self._queue.wait_drained(timeout)
+
+    def reset(self) -> None:
+        """Forget queued output, scrollback and screen: a fresh terminal."""
+        self._queue.clear()
+        self._backend.reset()
+        self._scroll_back = 0
+        self._history_seen = self._backend.history_total
+        self._strips.clear()
+        self._dirty.update(range(self._backend.lines))
+        self.refresh()
+
+    def screen_text(self) -> str:
+        """Plain text of the emulator's visible screen, trailing spaces stripped per row."""
+        return self._backend.screen_text()
+
+    @property
+    def terminal_title(self) -> str:
+        return self._backend.title
+
+    @property
+    def scroll_back(self) -> int:
+        """How many lines the view is scrolled into the history (0 = live screen)."""
+        return self._scroll_back
+
+    # --- feeding --------------------------------------------------------------------
+
+    def _start_draining(self) -> None:
+        if self._drain_task is None or self._drain_task.done():
+            self._drain_task = asyncio.get_running_loop().create_task(self._queue.drain())
+
+    def _after_feed(self) -> None:
+        backend = self._backend
+        for event in backend.take_events():
+            if isinstance(event, TitleChange):
+                self.post_message(self.TitleChanged(event.title))
+            elif isinstance(event, BellRang):
+                self.post_message(self.Bell())
+        dirty = backend.take_dirty()
+        for y in dirty:
+            self._strips.pop(y, None)
+        self._dirty |= dirty
+        grown = backend.history_total - self._history_seen
+        self._history_seen = backend.history_total
+        if self._scroll_back and grown:
+            # Keep the lines the user is reading in place while output arrives.
+            self._scroll_back = min(self._scroll_back + grown, backend.history_len)
+            self._dirty.update(range(backend.lines))
+        self._schedule_paint()
+
+    def _schedule_paint(self) -> None:
+        if not self.is_mounted or not self._dirty:
+            return
+        wait = self._last_paint + FRAME_SECONDS - perf_counter()
+        if wait <= 0:
+            self._paint()
+        elif self._paint_timer is None:
+            self._paint_timer = self.set_timer(wait, self._paint)
+
+    def _paint(self) -> None:
+        self._paint_timer = None
+        self._last_paint = perf_counter()
+        dirty, self._dirty = self._dirty, set()
+        if len(dirty) * 2 >= self._backend.lines:
+            self.refresh()
+            return
+        width = self.size.width
+        self.refresh(*(Region(0, y, width, 1) for y in dirty))
+
+    # --- rendering ------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._strips.clear()
+
+    def _style(self, attrs: Attrs) -> Style:
+        style = self._styles.get(attrs)
+        if style is None:
+            if len(self._styles) >= MAX_CACHED_STYLES:
+                self._styles.clear()
+            style = self._styles[attrs] = self.rich_style + style_for(attrs)
+        return style
+
+    def _visible_runs(self, y: int) -> list[Run]:
+        backend = self._backend
+        if not self._scroll_back:
+            return backend.row_runs(y)
+        index = backend.history_len - self._scroll_back + y
+        if index < backend.history_len:
+            return backend.history_runs(max(0, index))
+        return backend.row_runs(index - backend.history_len)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y >= self._backend.lines:
+            return Strip.blank(width, self.rich_style)
+        strip = self._render_row(y, width).apply_offsets(0, y)
+        selection = self.text_selection
+        if selection is not None:
+            style = self.screen.get_component_rich_style("screen--selection")
+            strip = self._highlight(strip, y, selection, style)
+        return strip
+
+    def _render_row(self, y: int, width: int) -> Strip:
+        backend = self._backend
+        if self._scroll_back:
+            return self._strip(self._visible_runs(y), width)
+        cursor_x, cursor_y = backend.cursor
+        if y == cursor_y and self.has_focus and backend.cursor_visible:
+            return self._strip(backend.row_runs(y), width, cursor_x)
+        strip = self._strips.get(y)
+        if strip is None or strip.cell_length != width:
+            strip = self._strips[y] = self._strip(backend.row_runs(y), width)
+        return strip
+
+    def _strip(self, runs: list[Run], width: int, cursor_x: int | None = None) -> Strip:
+        segments: list[Segment] = runs_to_segments(runs, self._style, cursor_x)
+        strip = Strip(segments)
+        return strip.adjust_cell_length(width, self.rich_style)
+
+    # --- size -----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._queue:
+            self._start_draining()
+
+    def on_unmount(self) -> None:
+        if self._drain_task is not None:
+            self._drain_task.cancel()
+
+    def on_resize(self, event: events.Resize) -> None:
+        cols, rows = self.content_size.width, self.content_size.height
+        if cols <= 0 or rows <= 0:
+            return
+        self._backend.resize(cols, rows)
+        self._strips.clear()
+        self._scroll_back = min(self._scroll_back, self._backend.history_len)
+        self._after_feed()
+        self.refresh()
+        if self._resize_timer is not None:
+            self._resize_timer.stop()
+        self._resize_timer = self.set_timer(RESIZE_DEBOUNCE_SECONDS, self._report_size)
+
+    def _report_size(self) -> None:
+        self._resize_timer = None
+        size = (self._backend.columns, self._backend.lines)
+        if size != self._reported_size and self._resize_callback is not None:
+            self._reported_size = size
+            try:
+                self._resize_callback(*size)
+            except Exception:
+                log.exception("terminal: on_resize callback failed")
+
+    # --- input ----------------------------------------------------------------------
+
+    def _send(self, data: bytes) -> None:
+        if self._input_callback is None or not data:
+            return
+        try:
+            self._input_callback(data)
+        except Exception:
+            log.exception("terminal: on_input callback failed")
+
+    def _own_binding(self, key: str) -> bool:
+        active = self.screen.active_bindings.get(key) if self.is_mounted else None
+        return active is not None and active.node is self
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # Printable keys only (like Input): claiming ctrl keys here would also hide the
+        # App's priority bindings (ctrl+q, ctrl+p) from the binding chain.
+        return character is not None and character.isprintable()
+
+    def on_key(self, event: events.Key) -> None:
+        if self._own_binding(event.key):
+            return  # let the binding (leave, scrollback) fire
+        if event.key == "ctrl+c" and self.text_selection is not None:
+            return  # the screen's copy binding takes it while text is selected
+        data = encode_key(event.key, event.character, self._backend.modes)
+        if data is None:
+            return
+        event.stop()
+        event.prevent_default()
+        self._back_to_live()
+        self._send(data)
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        self._back_to_live()
+        self._send(encode_paste(event.text, self._backend.modes))
+
+    def on_focus(self) -> None:
+        self._dirty.add(self._backend.cursor[1])
+        self._schedule_paint()
+
+    def on_blur(self) -> None:
+        self._dirty.add(self._backend.cursor[1])
+        self._schedule_paint()
+
+    def _back_to_live(self) -> None:
+        if self._scroll_back:
+            self._scroll_back = 0
+            self.refresh()
+
+    def action_leave(self) -> None:
+        self.post_message(self.LeaveRequested())
+
+    def action_scroll_history(self, pages: int) -> None:
+        self._scroll_lines(pages * max(1, self._backend.lines - 1))
+
+    def _scroll_lines(self, delta: int) -> None:
+        """Negative delta scrolls back into history."""
+        new = min(max(0, self._scroll_back - delta), self._backend.history_len)
+        if new != self._scroll_back:
+            self._scroll_back = new
+            self.refresh()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

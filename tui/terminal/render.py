@@ -1,0 +1,90 @@
+"""Styled runs -> Rich segments (the pane's drawing), kept apart so it is testable alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from wcwidth import wcwidth
+
+from tui.terminal.backend import Attrs, Run
+
+_CURSOR = Style(reverse=True)
+
+
+@lru_cache(maxsize=4096)
+def style_for(attrs: Attrs) -> Style:
+    """The Rich style of a cell; `default` colours are left to the widget's style."""
+    return Style(
+        color=None if attrs.fg == "default" else attrs.fg,
+        bgcolor=None if attrs.bg == "default" else attrs.bg,
+        bold=attrs.bold or None,
+        dim=attrs.dim or None,
+        italic=attrs.italics or None,
+        underline=attrs.underscore or None,
+        strike=attrs.strikethrough or None,
+        reverse=attrs.reverse or None,
+        blink=attrs.blink or None,
+    )
+
+
+@lru_cache(maxsize=8192)
+def fit_text(text: str) -> str:
+    """Text as Rich will measure it on the emulator's cell grid.
+
+    The emulator gives every code point its own wcwidth (like the remote's shell does),
+    but Rich measures grapheme clusters: a ZWJ sequence or a VS16 emoji would take fewer
+    or more cells and shift the rest of the row. Such runs are drawn without their
+    zero-width joiners/selectors, and padded if they still come out short.
+    """
+    grid = sum(max(0, wcwidth(char)) for char in text)
+    if cell_len(text) == grid:
+        return text
+    plain = "".join(char for char in text if wcwidth(char) > 0)
+    width = cell_len(plain)
+    return plain + " " * (grid - width) if width <= grid else plain
+
+
+def runs_to_segments(
+    runs: list[Run], style_of: Callable[[Attrs], Style], cursor_x: int | None = None
+) -> list[Segment]:
+    """Segments for one row; the cell at `cursor_x` (if given) is drawn reversed."""
+    if cursor_x is None:
+        return [
+            Segment(text if text.isascii() else fit_text(text), style_of(attrs))
+            for text, attrs in runs
+        ]
+    segments: list[Segment] = []
+    x = 0
+    for text, attrs in runs:
+        style = style_of(attrs)
+        text = text if text.isascii() else fit_text(text)
+        width = len(text) if text.isascii() else cell_len(text)
+        if not x <= cursor_x < x + width:
+            segments.append(Segment(text, style))
+            x += width
+            continue
+        before, at, after = _split_at_cell(text, cursor_x - x)
+        if before:
+            segments.append(Segment(before, style))
+        segments.append(Segment(at or " ", style + _CURSOR))
+        if after:
+            segments.append(Segment(after, style))
+        x += width
+    return segments
+
+
+def _split_at_cell(text: str, cell: int) -> tuple[str, str, str]:
+    """Split text into (before, the character covering `cell`, after)."""
+    if text.isascii():
+        return text[:cell], text[cell : cell + 1], text[cell + 1 :]
+    position = 0
+    for index, char in enumerate(text):
+        width = cell_len(char)
+        if position + width > cell:
+            return text[:index], char, text[index + 1 :]
+        position += width
+    return text, "", ""
