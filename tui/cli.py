@@ -55,6 +55,10 @@ def _run_platform(args: argparse.Namespace) -> int:
         raise UsageError("platform: --tls-cert and --tls-key go together")
     if args.token_ttl <= 0:
         raise UsageError("platform: --token-ttl must be a positive number of seconds")
+    for option in ("rest_port", "mqtt_port", "ws_port"):
+        if not 0 <= getattr(args, option) <= 65535:
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(f"platform: {flag} must be a port number from 0 to 65535")
     try:
         seed = load_seed(args.seed)
     except SeedError as exc:

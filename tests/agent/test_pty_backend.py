@@ -1,0 +1,93 @@
+"""The pty backend on a real PTY: login check, I/O, resize, and no orphaned processes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.agent.helpers import open_fds, wait_exit
+from tui.agent.backends.base import LoginFailed
+from tui.agent.backends.pty import PtyBackend, PtySession
+
+TIMEOUT = 20.0
+
+
+async def read_until(session: PtySession, marker: bytes, timeout: float = TIMEOUT) -> bytes:
+    seen = b""
+
+    async def loop() -> bytes:
+        nonlocal seen
+        while marker not in seen:
+            data = await session.read()
+            if not data:
+                break
+            seen += data
+        return seen
+
+    return await asyncio.wait_for(loop(), timeout)
+
+
+@pytest.fixture
+def backend() -> PtyBackend:
+    return PtyBackend("demo", "s3cret", device_name="dev-1")
+
+
+async def test_bad_credentials_are_refused(backend: PtyBackend) -> None:
+    with pytest.raises(LoginFailed):
+        await backend.open("demo", "wrong", 80, 24)
+    with pytest.raises(LoginFailed):
+        await backend.open("root", "s3cret", 80, 24)
+
+
+async def test_command_output_prompt_and_environment(
+    backend: PtyBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IOTUNNEL_DEVICE_SECRET", "do-not-leak")
+    session = await backend.open("demo", "s3cret", 80, 24)
+    try:
+        session.write(b"echo $TERM-$((6*7)); echo ${IOTUNNEL_DEVICE_SECRET:-none}XX\r")
+        out = await read_until(session, b"noneXX")
+        assert b"xterm-256color-42" in out
+        assert b"dev-1" in out  # the prompt names the device
+    finally:
+        await session.close()
+
+
+async def test_resize_shows_in_stty_size(backend: PtyBackend) -> None:
+    session = await backend.open("demo", "s3cret", 128, 30)
+    try:
+        session.write(b"stty size; echo D$((1+1))X\r")
+        assert b"30 128" in await read_until(session, b"D2X")
+        session.resize(100, 40)
+        session.write(b"stty size; echo D$((2+1))X\r")
+        assert b"40 100" in await read_until(session, b"D3X")
+    finally:
+        await session.close()
+
+
+async def test_shell_exit_ends_the_stream(backend: PtyBackend) -> None:
+    session = await backend.open("demo", "s3cret", 80, 24)
+    try:
+        session.write(b"sleep 300 & exit\r")
+        out = await read_until(session, b"\x00never")  # runs until EOF
+        assert out is not None
+        await wait_exit(session.pid)
+    finally:
+        await session.close()
+
+
+async def test_close_kills_the_whole_session(backend: PtyBackend) -> None:
+    before = open_fds()
+    session = await backend.open("demo", "s3cret", 80, 24)
+    session.write(b"sleep 301 & (trap '' HUP; exec sleep 302) & ")
+    session.write(b"echo P$((6*7)):$(jobs -p | tr '\\n' ,)E$((1))\r")
+    out = await read_until(session, b"E1\r")
+    listed = out.split(b"P42:")[-1].split(b"E1")[0]
+    pids = [int(p) for p in listed.split(b",") if p.strip()]
+    assert len(pids) == 2
+    shell = session.pid
+    await session.close()
+    for pid in [shell, *pids]:
+        await wait_exit(pid)
+    assert open_fds() == before

@@ -1,0 +1,156 @@
+"""One device agent: an MQTT link that hears `tunnel_notify`, and the tunnels it opens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+
+from tui.agent.backends.base import ShellBackend
+from tui.agent.config import AgentConfig, ssl_context
+from tui.agent.mqtt_link import MqttLink
+from tui.agent.tunnel import DeviceTunnel, tunnel_id_of
+from tui.iotda.mqtt import TunnelNotify
+
+log = logging.getLogger(__name__)
+
+
+def make_backend(config: AgentConfig) -> ShellBackend:
+    if config.backend == "pty":
+        from tui.agent.backends.pty import PtyBackend
+
+        assert config.login_user is not None and config.login_password is not None
+        return PtyBackend(config.login_user, config.login_password, device_name=config.name)
+    from tui.agent.backends.ssh import SshBackend
+
+    return SshBackend(config.ssh_host, config.ssh_port)
+
+
+class Agent:
+    """Runs one device until stop(); can be taken offline and back (fleet, demo)."""
+
+    def __init__(self, config: AgentConfig, backend: ShellBackend | None = None) -> None:
+        self.config = config
+        self.backend = backend or make_backend(config)
+        needs_tls = config.mqtt.tls or config.ca_file is not None or config.insecure
+        self._ssl: ssl.SSLContext | None = (
+            ssl_context(config.ca_file, config.insecure) if needs_tls else None
+        )
+        self.tunnels: dict[str, DeviceTunnel] = {}
+        self._tunnel_tasks: dict[str, asyncio.Task[None]] = {}
+        self._starting: set[asyncio.Task[None]] = set()
+        self.mqtt: MqttLink | None = None
+        self._mqtt_task: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+        self.tunnel_changed = asyncio.Event()  # set whenever a tunnel starts (tests wait)
+
+    def __repr__(self) -> str:
+        return f"Agent({self.config.describe()}, online={self.online})"
+
+    @property
+    def device_id(self) -> str:
+        return self.config.device_id
+
+    @property
+    def online(self) -> bool:
+        return self._mqtt_task is not None and not self._mqtt_task.done()
+
+    async def run(self) -> None:
+        """Go online and serve until stop()."""
+        await self.set_online(True)
+        await self._stopped.wait()
+
+    async def wait_connected(self, connections: int = 1) -> None:
+        """Wait until the current MQTT link has been accepted `connections` times."""
+        if self.mqtt is None:
+            raise RuntimeError("the agent is not online")
+        await self.mqtt.wait_connections(connections)
+
+    async def stop(self) -> None:
+        """Sessions get `disconnect`, tunnels close with 1000, MQTT disconnects cleanly."""
+        await self.set_online(False)
+        self._stopped.set()
+
+    async def set_online(self, online: bool) -> None:
+        if online and not self.online:
+            self.mqtt = MqttLink(
+                self.config.device_id,
+                self.config.secret,
+                self.config.mqtt,
+                self._on_notify,
+                ssl_context=self._ssl,
+                insecure=self.config.insecure,
+                keepalive=self.config.keepalive,
+                backoff_initial=self.config.mqtt_backoff_initial,
+                backoff_max=self.config.mqtt_backoff_max,
+            )
+            self._mqtt_task = asyncio.create_task(self.mqtt.run(), name=f"mqtt-{self.device_id}")
+        elif not online and self.online:
+            for starting in list(self._starting):  # no tunnel may start while going offline
+                starting.cancel()
+            await asyncio.gather(*(self._stop_tunnel(tid) for tid in list(self.tunnels)))
+            assert self.mqtt is not None and self._mqtt_task is not None
+            await self.mqtt.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._mqtt_task), 10.0)
+            if not self._mqtt_task.done():
+                self._mqtt_task.cancel()
+            log.info("device %s: offline", self.device_id)
+
+    def _on_notify(self, notify: TunnelNotify) -> None:
+        if not notify.tunnel_uri.startswith(("ws://", "wss://")) or not notify.tunnel_access_token:
+            log.warning("device %s: tunnel_notify without a usable URI or token", self.device_id)
+            return
+        tunnel_id = tunnel_id_of(notify.tunnel_uri)
+        log.info("device %s: tunnel_notify for %s", self.device_id, tunnel_id)
+        current = self.tunnels.get(tunnel_id)
+        if (
+            current is not None
+            and current.connected.is_set()
+            and current.notify.tunnel_access_token == notify.tunnel_access_token
+        ):
+            return  # a repeat of the tunnel we already serve
+        task = asyncio.get_running_loop().create_task(self._start_tunnel(tunnel_id, notify))
+        self._starting.add(task)  # a reference, so the task is not garbage-collected
+        task.add_done_callback(self._starting.discard)
+
+    async def _start_tunnel(self, tunnel_id: str, notify: TunnelNotify) -> None:
+        if tunnel_id in self.tunnels:
+            await self._stop_tunnel(tunnel_id)
+        if not self.online:
+            return
+        tunnel = DeviceTunnel(
+            notify,
+            self.backend,
+            ssl_context=self._ssl,
+            idle_timeout=self.config.idle_timeout,
+            cols=self.config.cols,
+            rows=self.config.rows,
+            retry_step=self.config.tunnel_retry_step,
+            on_finished=self._forget,
+        )
+        self.tunnels[tunnel_id] = tunnel
+        self._tunnel_tasks[tunnel_id] = asyncio.create_task(
+            tunnel.run(), name=f"tunnel-{tunnel_id}"
+        )
+        self.tunnel_changed.set()
+
+    def _forget(self, tunnel: DeviceTunnel) -> None:
+        if self.tunnels.get(tunnel.tunnel_id) is tunnel:
+            del self.tunnels[tunnel.tunnel_id]
+            self._tunnel_tasks.pop(tunnel.tunnel_id, None)
+
+    async def _stop_tunnel(self, tunnel_id: str) -> None:
+        tunnel = self.tunnels.get(tunnel_id)
+        task = self._tunnel_tasks.get(tunnel_id)
+        if tunnel is None or task is None:
+            return
+        await tunnel.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 10.0)
+        except (TimeoutError, Exception):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._forget(tunnel)

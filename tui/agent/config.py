@@ -1,0 +1,228 @@
+"""Agent configuration: command-line options, a TOML file and the environment.
+
+Secrets (the device secret, the pty login password) come from files that only their
+owner can read, or from the environment; never from the command line alone, where any
+local user could read them in `ps`.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import stat
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tui.iotda.mqtt import KEEPALIVE_DEFAULT, KEEPALIVE_MAX, KEEPALIVE_MIN
+from tui.iotda.redact import mask
+
+ENV_DEVICE_SECRET = "IOTUNNEL_DEVICE_SECRET"
+ENV_LOGIN_PASSWORD = "IOTUNNEL_LOGIN_PASSWORD"
+DEFAULT_IDLE_TIMEOUT = 30 * 60.0
+BACKENDS = ("ssh", "pty")
+
+
+class ConfigError(Exception):
+    """A bad option, config file or secret file; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class MqttEndpoint:
+    host: str
+    port: int
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> MqttEndpoint:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ConfigError(f"--mqtt must be mqtt://host:port or mqtts://host:port, not {url!r}")
+        tls = parts.scheme in ("mqtts", "ssl")
+        if not parts.hostname:
+            raise ConfigError(f"--mqtt has no host: {url!r}")
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError as exc:
+            raise ConfigError(f"--mqtt has a bad port: {url!r}") from exc
+        return cls(parts.hostname, port, tls)
+
+    def __str__(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Everything one device agent needs. `repr` never shows a secret."""
+
+    device_id: str
+    secret: str = field(repr=False)
+    mqtt: MqttEndpoint
+    backend: str = "ssh"
+    ssh_host: str = "127.0.0.1"
+    ssh_port: int = 22
+    login_user: str | None = None
+    login_password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+    insecure: bool = False
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    device_name: str | None = None
+    keepalive: int = KEEPALIVE_DEFAULT
+    cols: int = 128
+    rows: int = 30
+    # reconnect pacing; tests shorten it, production keeps the C SDK's 1 s, 2 s, … 10 s
+    tunnel_retry_step: float = 1.0
+    mqtt_backoff_initial: float = 1.0
+    mqtt_backoff_max: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not self.device_id:
+            raise ConfigError("a device id is required (--device-id)")
+        if not self.secret:
+            raise ConfigError(
+                f"a device secret is required (--secret-file FILE or ${ENV_DEVICE_SECRET})"
+            )
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}")
+        if self.backend == "pty" and (not self.login_user or not self.login_password):
+            raise ConfigError(
+                "the pty backend needs --login-user and --login-password-file "
+                f"(or ${ENV_LOGIN_PASSWORD})"
+            )
+        if not KEEPALIVE_MIN <= self.keepalive <= KEEPALIVE_MAX:
+            raise ConfigError(f"keepalive must be {KEEPALIVE_MIN}–{KEEPALIVE_MAX} s")
+        if self.idle_timeout <= 0:
+            raise ConfigError("--idle-timeout must be positive")
+        if self.ca_file and self.insecure:
+            raise ConfigError("--ca and --insecure exclude each other")
+
+    @property
+    def name(self) -> str:
+        return self.device_name or self.device_id
+
+    def describe(self) -> str:
+        return (
+            f"device {self.device_id} via {self.mqtt}, backend {self.backend}, "
+            f"secret {mask(self.secret)}"
+        )
+
+
+def read_secret_file(path: str | os.PathLike[str]) -> str:
+    """The first line of a secret file that is not readable by group or others."""
+    p = Path(path).expanduser()
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise ConfigError(f"cannot read secret file {p}: {exc.strerror}") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"secret file {p} is not a regular file")
+    if st.st_mode & 0o077:
+        raise ConfigError(
+            f"secret file {p} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
+            f"run: chmod 600 {p}"
+        )
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read secret file {p}") from exc
+    secret = text.splitlines()[0].strip() if text.strip() else ""
+    if not secret:
+        raise ConfigError(f"secret file {p} is empty")
+    return secret
+
+
+_TOML_KEYS = {
+    "device_id",
+    "secret_file",
+    "mqtt",
+    "backend",
+    "ssh_host",
+    "ssh_port",
+    "login_user",
+    "login_password_file",
+    "ca",
+    "insecure",
+    "idle_timeout",
+    "device_name",
+    "keepalive",
+}
+
+
+def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Agent settings from a TOML file: top-level keys or an `[agent]` table."""
+    try:
+        with open(Path(path).expanduser(), "rb") as fh:
+            body = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
+    table = body.get("agent", body)
+    if not isinstance(table, dict):
+        raise ConfigError(f"config {path}: [agent] must be a table")
+    if "secret" in table or "login_password" in table:
+        raise ConfigError(f"config {path}: put secrets in secret files, not in the config")
+    unknown = sorted(set(table) - _TOML_KEYS)
+    if unknown:
+        raise ConfigError(f"config {path}: unknown keys {', '.join(unknown)}")
+    return {k.replace("-", "_"): v for k, v in table.items()}
+
+
+def build_config(
+    options: dict[str, Any], env: dict[str, str] | None = None, **overrides: Any
+) -> AgentConfig:
+    """Merge options (command line over TOML) with secrets from files or the environment.
+
+    `options` uses the TOML/option names: device_id, secret_file, mqtt, backend, ssh_host,
+    ssh_port, login_user, login_password_file, ca, insecure, idle_timeout, device_name,
+    keepalive. `None` values are treated as unset.
+    """
+    env = dict(os.environ) if env is None else env
+    opts = {k: v for k, v in options.items() if v is not None}
+    if opts.get("secret_file"):
+        secret = read_secret_file(opts["secret_file"])
+    else:
+        secret = env.get(ENV_DEVICE_SECRET, "")
+    password: str | None = None
+    if opts.get("login_password_file"):
+        password = read_secret_file(opts["login_password_file"])
+    elif env.get(ENV_LOGIN_PASSWORD):
+        password = env[ENV_LOGIN_PASSWORD]
+    if not opts.get("mqtt"):
+        raise ConfigError("an MQTT endpoint is required (--mqtt mqtt[s]://host:port)")
+    try:
+        values: dict[str, Any] = {
+            "device_id": str(opts.get("device_id", "")),
+            "secret": secret,
+            "mqtt": MqttEndpoint.parse(str(opts["mqtt"])),
+            "backend": str(opts.get("backend", "ssh")),
+            "ssh_host": str(opts.get("ssh_host", "127.0.0.1")),
+            "ssh_port": int(opts.get("ssh_port", 22)),
+            "login_user": opts.get("login_user"),
+            "login_password": password,
+            "ca_file": opts.get("ca"),
+            "insecure": bool(opts.get("insecure", False)),
+            "idle_timeout": float(opts.get("idle_timeout", DEFAULT_IDLE_TIMEOUT)),
+            "device_name": opts.get("device_name"),
+            "keepalive": int(opts.get("keepalive", KEEPALIVE_DEFAULT)),
+        }
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad option value: {exc}") from exc
+    known = {f.name for f in fields(AgentConfig)}
+    values.update({k: v for k, v in overrides.items() if k in known})
+    return AgentConfig(**values)
+
+
+def ssl_context(ca_file: str | None = None, insecure: bool = False) -> ssl.SSLContext:
+    """TLS for MQTTS and wss: certificates checked by default, against `ca_file` if given."""
+    if insecure:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load CA file {ca_file}: {exc}") from exc
