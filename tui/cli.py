@@ -124,6 +124,7 @@ def _add_agent(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--idle-timeout", type=float, help="seconds of no input before 408 (1800)")
     p.add_argument("--device-name", help="name shown in the pty prompt (default: device id)")
+    p.add_argument("--keepalive", type=int, help="MQTT keepalive, 30–1200 s (default: 120)")
     p.set_defaults(run=_run_agent)
 
 
@@ -133,6 +134,7 @@ def _run_agent(args: argparse.Namespace) -> int:
 
     names = ("device_id", "secret_file", "mqtt", "backend", "ssh_host", "ssh_port", "login_user")
     names += ("login_password_file", "ca", "insecure", "idle_timeout", "device_name")
+    names += ("keepalive",)
     try:
         options = load_toml(args.config) if args.config else {}
         options.update({n: getattr(args, n) for n in names if getattr(args, n) is not None})
@@ -360,6 +362,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in _COMMANDS:
         add(sub)
+    # `iotunnel agent -v` works as well as `iotunnel -v agent`; SUPPRESS keeps the
+    # top-level value when the sub-command does not repeat the option
+    for command in sub.choices.values():
+        command.add_argument(
+            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output"
+        )
+        command.add_argument(
+            "--log-file", default=argparse.SUPPRESS, help="write a debug log to this file"
+        )
     return parser
 
 

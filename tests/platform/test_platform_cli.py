@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,84 @@ async def test_sigterm_closes_live_tunnel_links_with_1001(tmp_path):
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--rest-port", "70000"], "--rest-port"),
+        (["--ws-port", "-1"], "--ws-port"),
+        (["--token-ttl", "0"], "--token-ttl"),
+        (["--tls-cert", "cert.pem"], "--tls-key"),
+        (["--mqtt-port", "many"], "--mqtt-port"),
+    ],
+)
+def test_bad_options_are_one_line_exit_2(extra, expected):
+    result = _run("--seed", str(SEED_FILE), "--state", ":memory:", *extra)
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unusable_state_or_busy_port_is_one_line_exit_1(tmp_path):
+    corrupt = tmp_path / "corrupt.sqlite3"
+    corrupt.write_text("not a database")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        for extra in (["--state", str(corrupt)], ["--state", ":memory:", "--ws-port", port]):
+            result = _run("--seed", str(SEED_FILE), *extra)
+            assert result.returncode == 1, result.stderr
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and "cannot start" in lines[0], result.stderr
+
+
+async def test_default_state_path_tls_and_token_ttl(tmp_path):
+    """No --state: the file lands under $XDG_STATE_HOME; TLS URIs; tunnels live --token-ttl."""
+    from types import SimpleNamespace
+    from urllib.parse import urlsplit
+
+    from tests.support.device import mqtt_device
+    from tests.support.tls import client_context, make_certificate
+    from tui.iotda.auth import AkSkAuth
+    from tui.iotda.client import IoTDAClient
+    from tui.platform.config import load_seed
+
+    cert, key = make_certificate(tmp_path)
+    context = client_context(cert)
+    seed = load_seed(SEED_FILE)
+    proc = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "tui.cli", "platform", "--seed", str(SEED_FILE)],
+        *["--tls-cert", str(cert), "--tls-key", str(key), "--token-ttl", "60"],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
+        assert ready["rest"].startswith("https://127.0.0.1:")
+        assert ready["mqtt"].startswith("mqtts://") and ready["ws"].startswith("wss://")
+        mqtt = urlsplit(ready["mqtt"])
+        running = SimpleNamespace(
+            mqtt_host=mqtt.hostname,
+            mqtt_port=mqtt.port,
+            secrets={d.device_id: d.secret for d in seed.devices},
+        )
+        auth = AkSkAuth(seed.credentials[0].ak, seed.credentials[0].sk, region=seed.region)
+        async with (
+            mqtt_device(running, "boiler_0001", ssl=context) as device,
+            IoTDAClient(ready["rest"], seed.project_id, auth, verify=context) as client,
+        ):
+            created = await client.create_tunnel("boiler_0001")
+            assert created.expires_in == 60
+            assert created.tunnel_uri.startswith(ready["ws"] + "/v5/iot/tunnels/")
+            notice = await device.next_notify()
+            assert notice.expires_in <= 60 and notice.tunnel_uri.startswith("wss://")
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    state = Path(os.environ["XDG_STATE_HOME"]) / "iotunnel" / "platform.sqlite3"
+    assert state.exists() and state.stat().st_mode & 0o077 == 0

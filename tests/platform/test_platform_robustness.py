@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from urllib.parse import urlsplit
 
 import pytest
@@ -61,3 +62,26 @@ async def test_websocket_without_token_header_is_401():
         with pytest.raises(InvalidStatus) as info:
             await connect(created.tunnel_uri)
         assert info.value.response.status_code == 401
+
+
+async def test_text_frame_that_is_not_utf8_closes_that_link_quietly(caplog):
+    from tests.support.device import mqtt_device
+    from tests.support.tunnel_ws import close_code, next_frame
+
+    caplog.set_level(logging.INFO)
+    async with (
+        running_platform() as p,
+        p.client() as client,
+        mqtt_device(p, "boiler_0001") as device,
+    ):
+        created = await client.create_tunnel("boiler_0001")
+        notice = await device.next_notify()
+        app = await open_link(created.tunnel_uri, created.tunnel_access_token)
+        dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
+        await next_frame(app)
+        await app.send(b'{"operation_type": "command", "data": "\xff"}', text=True)
+        assert await close_code(app) == 1007
+        assert (await next_frame(dev))["data"]["status_code"] == "410"  # app side gone
+        await p.wait_tunnel(created.tunnel_id, status="OPEN", source="DISCONNECTED")
+        await dev.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

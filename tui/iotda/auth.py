@@ -16,6 +16,10 @@ from tui.iotda.redact import mask
 
 log = logging.getLogger(__name__)
 
+# httpcore logs every response's headers at DEBUG, and IAM's X-Subject-Token is the token
+# itself: its loggers never go below INFO, whatever level a debug log file asks for.
+logging.getLogger("httpcore").setLevel(logging.INFO)
+
 TOKEN_HEADER = "X-Auth-Token"
 SUBJECT_TOKEN_HEADER = "X-Subject-Token"
 IAM_TOKEN_LIFETIME = timedelta(hours=24)
@@ -157,15 +161,11 @@ class IamPasswordAuth(httpx.Auth):
             token = response.headers.get(SUBJECT_TOKEN_HEADER)
             if response.status_code != 201 or not token:
                 raise error_from_response(response)
-            expires_at = now + IAM_TOKEN_LIFETIME
-            try:
-                text = response.json()["token"]["expires_at"]
-                expires_at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except (ValueError, KeyError, TypeError):
-                pass
+            lifetime = _token_lifetime(response) or IAM_TOKEN_LIFETIME
             self._token = token
-            self._renew_at = expires_at - IAM_RENEW_MARGIN
-            log.info("IAM token for %s renewed, valid until %s", self.username, expires_at)
+            # measured on our own clock: a jump host's clock may be hours off IAM's
+            self._renew_at = now + lifetime - min(IAM_RENEW_MARGIN, lifetime / 2)
+            log.info("IAM token for %s renewed, valid for %s", self.username, lifetime)
             return token
 
     async def async_auth_flow(
@@ -178,6 +178,20 @@ class IamPasswordAuth(httpx.Auth):
             await response.aread()
             request.headers[TOKEN_HEADER] = await self.token(force=True)
             yield request
+
+
+def _token_lifetime(response: httpx.Response) -> timedelta | None:
+    """`expires_at - issued_at` of an IAM token answer; None when they are unreadable."""
+    try:
+        token = response.json()["token"]
+        issued, expires = (
+            datetime.fromisoformat(token[key].replace("Z", "+00:00"))
+            for key in ("issued_at", "expires_at")
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    lifetime = expires - issued
+    return lifetime if lifetime > timedelta(0) else None
 
 
 def error_from_response(response: httpx.Response) -> IoTDAError:

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from tui.iotda.errors import ErrorBody, IoTDAError
+from tui.iotda.errors import ErrorBody, ErrorCode, IoTDAError
 from tui.iotda.frames import TOKEN_HEADER, Op, TunnelFrame
 from tui.platform.tunnels import DEVICE, SOURCE, TunnelService, send_quietly
 
@@ -61,6 +61,19 @@ async def _relay(service: TunnelService, tunnel_id: str, side: str, ws: WebSocke
         await send_quietly(peer, text)
 
 
+async def _deny(ws: WebSocket, exc: IoTDAError) -> None:
+    """Refuse an upgrade with an HTTP error and an IoTDA error body, as REST answers."""
+    request_id = uuid.uuid4().hex
+    body = ErrorBody(exc.error_code, exc.error_msg, request_id).to_json()
+    headers = {"X-Request-Id": request_id}
+    await ws.send_denial_response(JSONResponse(body, exc.status, headers=headers))
+
+
+async def _no_such_link(ws: WebSocket) -> None:
+    # without this route Starlette refuses unknown upgrades with a bare 403 and no body
+    await _deny(ws, IoTDAError(404, ErrorCode.INVALID_INPUT, "the API does not exist"))
+
+
 def _endpoint(service: TunnelService, side: str):
     async def tunnel_link(ws: WebSocket) -> None:
         tunnel_id = ws.path_params["tunnel_id"]
@@ -68,10 +81,7 @@ def _endpoint(service: TunnelService, side: str):
             service.authorize(tunnel_id, side, ws.headers.get(TOKEN_HEADER))
         except IoTDAError as exc:
             log.info("tunnel %r: %s side refused: %s", tunnel_id, side, exc.error_msg)
-            request_id = uuid.uuid4().hex
-            body = ErrorBody(exc.error_code, exc.error_msg, request_id).to_json()
-            headers = {"X-Request-Id": request_id}
-            await ws.send_denial_response(JSONResponse(body, exc.status, headers=headers))
+            await _deny(ws, exc)
             return
         await ws.accept()
         await service.attach(tunnel_id, side, ws)
@@ -89,4 +99,5 @@ def relay_routes(service: TunnelService) -> list[WebSocketRoute]:
     return [
         WebSocketRoute("/v5/iot/tunnels/{tunnel_id}/source-connect", _endpoint(service, SOURCE)),
         WebSocketRoute("/v5/iot/tunnels/{tunnel_id}/device-connect", _endpoint(service, DEVICE)),
+        WebSocketRoute("/{path:path}", _no_such_link),  # last: every other upgrade
     ]

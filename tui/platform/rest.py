@@ -86,6 +86,13 @@ def _bad(msg: str, code: str = ErrorCode.INVALID_INPUT) -> IoTDAError:
     return IoTDAError(400, code, msg)
 
 
+def _require_json_media_type(request: Request) -> None:
+    """A body must be declared JSON, as IoTDA demands (`charset` and the like may follow)."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise _bad("Content-Type must be application/json", ErrorCode.BAD_JSON)
+
+
 def _int_param(request: Request, name: str, default: int, low: int, high: int, code: str) -> int:
     text = request.query_params.get(name)
     if text is None:
@@ -195,6 +202,8 @@ class RestApi:
                         raise IoTDAError(
                             403, ErrorCode.NOT_ALLOWED, "project not allowed for these credentials"
                         )
+                if request.method == "POST":
+                    _require_json_media_type(request)
                 return await handler(request, body)
             except IoTDAError as exc:
                 return error_response(request, exc.status, exc.error_code, exc.error_msg)

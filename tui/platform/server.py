@@ -36,6 +36,34 @@ from tui.platform.tunnels import TunnelService
 
 log = logging.getLogger(__name__)
 
+# uvicorn's WebSocket protocol logs every handshake header (a tunnel token) and every frame
+# (a `connect` carries a password) at DEBUG on these loggers: they never go below INFO.
+_WIRE_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.asgi")
+# uvicorn's websockets-sansio protocol logs this after every denial response (each 401 we
+# send at an upgrade) although the client got its answer: uvicorn PR #3138, not an error.
+_SPURIOUS_DENIAL_ERROR = "ASGI callable returned without completing handshake."
+# A client's text frame that is not UTF-8: uvicorn closes it with 1007 (right) and logs an
+# ERROR with a traceback (wrong: it is bad input, not our failure): made a plain warning.
+_BAD_CLIENT_UTF8 = "Invalid UTF-8 sequence received from client."
+
+
+class _WireLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.INFO or record.msg == _SPURIOUS_DENIAL_ERROR:
+            return False
+        if record.msg == _BAD_CLIENT_UTF8:
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_wire_logs() -> None:
+    """Keep secrets out of uvicorn's DEBUG output, whatever level the root logger has."""
+    for name in _WIRE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _WireLogFilter) for f in logger.filters):
+            logger.addFilter(_WireLogFilter())
+
 
 @dataclass(frozen=True)
 class Endpoints:
@@ -63,11 +91,17 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 def _listen(host: str, port: int) -> socket.socket:
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} is not in 0-65535")
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(512)
-    sock.setblocking(False)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(512)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
@@ -135,15 +169,19 @@ class Platform:
 
     async def start(self) -> Endpoints:
         cfg = self.config
+        quiet_wire_logs()
         tls = bool(cfg.tls_cert and cfg.tls_key)
         host = _url_host(cfg.host)
         now = time.time()
         self.store = Store(cfg.state_path)
-        self.store.add_listener(self._wake_waiters)
-        self.store.seed_devices(cfg.seed.devices, now)
-        self.store.reset_live_state(now)
-        rest_sock, ws_sock = _listen(cfg.host, cfg.rest_port), _listen(cfg.host, cfg.ws_port)
+        socks: list[socket.socket] = []
         try:
+            self.store.add_listener(self._wake_waiters)
+            self.store.seed_devices(cfg.seed.devices, now)
+            self.store.reset_live_state(now)
+            socks.append(_listen(cfg.host, cfg.rest_port))
+            socks.append(_listen(cfg.host, cfg.ws_port))
+            rest_sock, ws_sock = socks
             ws_base = f"{'wss' if tls else 'ws'}://{host}:{ws_sock.getsockname()[1]}"
             rest_base = f"{'https' if tls else 'http'}://{host}:{rest_sock.getsockname()[1]}"
             self.tunnels = TunnelService(
@@ -170,8 +208,8 @@ class Platform:
             await self._serve(app, rest_sock)
             await self._serve(app, ws_sock)
         except BaseException:
-            rest_sock.close()
-            ws_sock.close()
+            for sock in socks:
+                sock.close()
             await self.stop()
             raise
         self.endpoints = Endpoints(rest_base, mqtt_url, ws_base)

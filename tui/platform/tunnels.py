@@ -168,7 +168,9 @@ class TunnelService:
         self._check_edition()
         tunnel = self.store.get_tunnel(tunnel_id)
         if tunnel is None:
-            raise _error(404, ErrorCode.TUNNEL_NOT_FOUND, f"tunnel {tunnel_id} not found")
+            # an error body never echoes kilobytes of whatever a client put in the path
+            shown = tunnel_id if len(tunnel_id) <= MAX_TUNNEL_ID_LENGTH else tunnel_id[:32] + "…"
+            raise _error(404, ErrorCode.TUNNEL_NOT_FOUND, f"tunnel {shown} not found")
         return tunnel
 
     def list_tunnels(self, device_id: str | None) -> list[TunnelRecord]:
