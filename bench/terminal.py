@@ -145,6 +145,16 @@ async def bench_key_delay(flood_mb: float) -> None:
 
     delays: list[float] = []
     pressed: list[float] = []
+    writable = asyncio.Event()
+    writable.set()
+    peak = 0
+
+    def on_backlog(high: bool) -> None:
+        # What a session does: stop reading its WebSocket while the emulator is behind.
+        if high:
+            writable.clear()
+        else:
+            writable.set()
 
     def on_input(data: bytes) -> None:
         if data == b"k" and pressed:
@@ -152,7 +162,7 @@ async def bench_key_delay(flood_mb: float) -> None:
 
     class FloodApp(App[None]):
         def compose(self) -> ComposeResult:
-            yield TerminalPane(on_input=on_input)
+            yield TerminalPane(on_input=on_input, on_backlog=on_backlog)
 
     payload = coloured(1_000_000) + plain_log(1_000_000) + redraws(1_000_000)
     total = int(flood_mb * 1e6)
@@ -163,11 +173,14 @@ async def bench_key_delay(flood_mb: float) -> None:
         start = time.perf_counter()
 
         async def transport() -> None:
-            # Output arrives in 64 KB frames as fast as the pane's loop lets it in.
+            # Output arrives in 64 KB frames as fast as the pane's backpressure lets it in.
+            nonlocal peak
             sent = 0
             while sent < total:
                 for i in range(0, len(payload), 65536):
+                    await writable.wait()
                     pane.feed(payload[i : i + 65536])
+                    peak = max(peak, pane.pending_bytes)
                     sent += 65536
                     await asyncio.sleep(0)
                     if sent >= total:
@@ -185,7 +198,8 @@ async def bench_key_delay(flood_mb: float) -> None:
     p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000
     print(
         f"key delay under a {flood_mb:g} MB flood ({len(delays)} keys, flood took {elapsed:.1f} s):"
-        f" p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {delays[-1] * 1000:.1f} ms"
+        f" p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {delays[-1] * 1000:.1f} ms;"
+        f" peak backlog {peak / 1e6:.2f} MB"
     )
 
 

@@ -1,6 +1,6 @@
 """Re-make the terminal fixtures: byte captures of real programs at 80x24.
 
-Run by hand (not by pytest): `python tests/terminal/record_fixtures.py`. It needs vim,
+Run by hand (not by pytest): `python tests/terminal/record_fixtures.py [curses]`. It needs vim,
 top, less, ls and tmux; the captures and the tmux reference screens it writes are
 committed, so the tests never need these programs.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import select
 import shutil
 import struct
@@ -23,6 +24,8 @@ import tempfile
 import termios
 import time
 from pathlib import Path
+
+from pyte.charsets import VT100_MAP
 
 FIXTURES = Path(__file__).parent / "fixtures"
 COLS, ROWS = 80, 24
@@ -89,15 +92,34 @@ def tmux_screen(raw: Path) -> str:
     )
     try:
         subprocess.run([*tmux, "wait-for", "done"], check=True, timeout=20)
+        # -e: tmux marks line-drawing cells with SO/SI; plain -p prints them as "lqqk".
         out = subprocess.run(
-            [*tmux, "capture-pane", "-p", "-t", "0"], check=True, capture_output=True, text=True
+            [*tmux, "capture-pane", "-p", "-e", "-t", "0"],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
+        out = drawn_text(out)
     finally:
         subprocess.run([*tmux, "kill-server"], check=False)
         shutil.rmtree(os.path.dirname(sock), ignore_errors=True)
     lines = [line.rstrip() for line in out.split("\n")][:ROWS]
     lines += [""] * (ROWS - len(lines))
     return "\n".join(lines) + "\n"
+
+
+def drawn_text(capture: str) -> str:
+    """`capture-pane -e` output as the characters on screen: no SGR, ACS drawn (the
+    SO/SI state runs on across lines)."""
+    capture = re.sub(r"\x1b\[[0-9;:]*m", "", capture)
+    parts = re.split(r"([\x0e\x0f])", capture)
+    shifted, out = False, []
+    for part in parts:
+        if part in ("\x0e", "\x0f"):
+            shifted = part == "\x0e"
+        else:
+            out.append(part.translate(VT100_MAP) if shifted else part)
+    return "".join(out)
 
 
 def save(name: str, data: bytes) -> None:
@@ -107,7 +129,46 @@ def save(name: str, data: bytes) -> None:
     print(f"{name}: {len(data)} bytes")
 
 
+CURSES_APP = """\
+import curses
+
+def main(screen):
+    curses.start_color()
+    curses.use_default_colors()
+    curses.init_pair(1, curses.COLOR_WHITE, curses.COLOR_BLUE)
+    screen.border()
+    screen.addstr(1, 2, "device gw-0042 " + "=" * 40)
+    screen.addstr(2, 2, "-" * 70)
+    screen.addstr(3, 2, " " * 30 + "status: online", curses.color_pair(1))
+    screen.addstr(5, 2, "load " + "#" * 25 + "." * 25 + " 50%")
+    screen.refresh()
+    screen.getch()
+    screen.addstr(7, 2, "x" * 60)
+    screen.scrollok(True)
+    screen.setscrreg(8, 12)
+    for n in range(8):
+        screen.addstr(12, 2, f"log line {n}")
+        screen.scroll()
+    screen.refresh()
+    screen.getch()
+
+curses.wrapper(main)
+"""
+
+
+def record_curses(work: str) -> None:
+    """An ncurses program: it draws runs with REP and scrolls a region."""
+    (Path(work) / "curses_app.py").write_text(CURSES_APP)
+    parts = record([sys.executable, "curses_app.py"], [b" ", b"q"], work)
+    save("curses", parts[0] + parts[1])
+
+
 def main() -> int:
+    if sys.argv[1:] == ["curses"]:  # add this capture alone; the others stay as committed
+        work = tempfile.mkdtemp(prefix="iotunnel-rec-")
+        record_curses(work)
+        shutil.rmtree(work)
+        return 0
     for tool in ("vim", "top", "less", "ls", "tmux"):
         if shutil.which(tool) is None:
             print(f"missing {tool}", file=sys.stderr)
@@ -162,6 +223,7 @@ def main() -> int:
     save("less", parts[0] + parts[1])
     parts = record(["top", "-d", "10"], [b"q"], work)
     save("top", parts[0])
+    record_curses(work)
     shutil.rmtree(work)
     return 0
 

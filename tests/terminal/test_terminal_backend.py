@@ -147,7 +147,28 @@ def test_shrinking_keeps_the_cursor_line_and_feeds_history() -> None:
     assert rows_of(b) == ["3", "4", "5"]
     assert b.history_text() == ["1", "2"]
     b.resize(20, 5)
-    assert rows_of(b)[:3] == ["3", "4", "5"]
+    # Taller again: the lines come back from history, as in xterm and tmux.
+    assert rows_of(b) == ["1", "2", "3", "4", "5"]
+    assert b.history_len == 0 and b.cursor == (1, 4)
+
+
+def test_growing_pulls_back_only_what_history_holds() -> None:
+    b = backend(rows=3)
+    b.feed(b"a\r\nb\r\nc\r\nd")  # "a" scrolled off
+    b.resize(20, 6)
+    assert rows_of(b) == ["a", "b", "c", "d", "", ""]
+    assert b.cursor == (1, 3)
+    b.feed(b"\r\nnext")
+    assert rows_of(b)[4] == "next"
+
+
+def test_growing_in_the_alternate_screen_keeps_history() -> None:
+    b = backend(rows=3)
+    b.feed(b"1\r\n2\r\n3\r\n4\x1b[?1049h\x1b[Hfull")
+    b.resize(20, 5)
+    assert rows_of(b)[0] == "full" and b.history_len == 1
+    b.feed(b"\x1b[?1049l")
+    assert rows_of(b)[:3] == ["2", "3", "4"]
 
 
 def test_shrinking_drops_blank_rows_below_the_cursor_first() -> None:
@@ -223,3 +244,52 @@ def test_escape_soup_never_raises(parts: list[str]) -> None:
     b.feed("".join(parts).encode())
     for y in range(3):
         assert b.row_runs(y)
+
+
+def test_default_scrollback_is_10000_lines_without_history_screen() -> None:
+    b = PyteBackend()
+    assert b.screen.history.maxlen == 10_000
+    assert not isinstance(b.screen, pyte.HistoryScreen)  # 4x slower per character
+    b.feed(b"x\r\n" * 10_050)
+    assert b.history_len == 10_000
+
+
+@pytest.mark.parametrize(
+    ("data", "screen"),
+    [
+        (b"x\x1b[4b|", "xxxxx|"),  # REP: ncurses draws lines and blank runs with it
+        (b"1\r\n2\r\n3\x1b[1S", "2\n3"),  # SU
+        (b"1\r\n2\x1b[1T", "\n1\n2"),  # SD
+        (b"ab\x1b[s\x1b[3;1Hlow\x1b[uR", "abR\n\nlow"),  # SCOSC / SCORC
+        (b"x\x1b[2Ia\x1b[2Zb", "x       b       a"),  # CHT / CBT
+    ],
+)
+def test_xterm_sequences_pyte_lacks(data: bytes, screen: str) -> None:
+    b = backend(rows=4)
+    b.feed(data)
+    assert b.screen_text().rstrip("\n") == screen
+
+
+def test_prefixed_sequences_are_not_drawn_or_styled() -> None:
+    # vim's modifyOtherKeys and the kitty keyboard push/pop/query of neovim and fish:
+    # bare pyte underlines "D" and prints "u" and "5;1u".
+    data = b"A\x1b[>4;2mB\x1b[>1u\x1b[?uC\x1b[<u\x1b[=5;1uD\x1b[>4;m"
+    for chunks in ([data], [data[i : i + 1] for i in range(len(data))]):
+        b = backend()
+        for chunk in chunks:
+            b.feed(chunk)
+        assert b.screen_text().split("\n")[0] == "ABCD"
+        assert all(not attrs.underscore and not attrs.dim for _, attrs in b.row_runs(0))
+
+
+def test_secondary_device_attributes_are_answered_in_order() -> None:
+    replies: list[bytes] = []
+    b = PyteBackend(20, 5, on_reply=replies.append)
+    b.feed(b"\x1b[6n\x1b[>c\x1b[>0c\x1b[c")
+    assert replies == [b"\x1b[1;1R", b"\x1b[>1;10;0c", b"\x1b[>1;10;0c", b"\x1b[?6c"]
+
+
+def test_line_drawing_charsets_work_in_utf8() -> None:
+    b = backend()
+    b.feed("\x1b(0lqk\x1b(B lqk\r\n\x1b)0\x0eqx\x0fqx 中".encode())
+    assert rows_of(b)[:2] == ["┌─┐ lqk", "─│qx 中"]

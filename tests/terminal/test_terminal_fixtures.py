@@ -11,7 +11,7 @@ from tui.terminal.backend import Attrs
 from tui.terminal.pyte_backend import PyteBackend
 
 FIXTURES = Path(__file__).parent / "fixtures"
-TMUX_REFERENCED = ["ls_color", "cjk", "progress", "vim_open", "vim_quit", "less", "top"]
+TMUX_REFERENCED = ["ls_color", "cjk", "progress", "vim_open", "vim_quit", "less", "top", "curses"]
 
 
 def play(name: str, cols: int = 80, rows: int = 24) -> PyteBackend:
@@ -83,3 +83,10 @@ def test_top_frame_hides_the_cursor_and_uses_the_alternate_screen() -> None:
     assert backend.screen_text().startswith("top - ")
     assert "PID USER" in backend.screen_text()
     assert not backend.cursor_visible
+
+
+def test_ncurses_boxes_are_drawn_with_lines() -> None:
+    rows = lines(play("curses").screen_text())
+    assert rows[0] == "┌" + "─" * 78 + "┐" and rows[-1] == "└" + "─" * 78 + "┘"
+    assert rows[1].startswith("│ device gw-0042 ====") and rows[1].endswith("│")
+    assert rows[8:12] == [f"  log line {n}" for n in range(4, 8)]  # scrolled region

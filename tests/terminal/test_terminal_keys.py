@@ -72,7 +72,31 @@ def test_application_cursor_mode(key: str, expected: bytes) -> None:
     assert encode_key(f"shift+{key}", None, APP_CURSOR).startswith(b"\x1b[1;2")
 
 
-@pytest.mark.parametrize("key", ["ctrl+shift+f13", "f24", "unknown_key"])
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        # Under the kitty keyboard protocol Textual reports forms xterm has no code for:
+        # they send the plain key's bytes, as xterm does, instead of nothing.
+        ("shift+space", b" "),
+        ("shift+enter", b"\r"),
+        ("ctrl+enter", b"\r"),
+        ("shift+backspace", b"\x7f"),
+        ("ctrl+backspace", b"\x08"),
+        ("shift+escape", b"\x1b"),
+        ("ctrl+tab", b"\t"),
+        ("ctrl+shift+tab", b"\x1b[Z"),
+        ("ctrl+shift+a", b"\x01"),
+        ("ctrl+slash", b"\x1f"),
+        ("alt+backspace", b"\x1b\x7f"),
+        ("alt+shift+space", b"\x1b "),
+    ],
+)
+def test_modified_plain_keys_are_never_lost(key: str, expected: bytes) -> None:
+    assert encode_key(key, None, NORMAL) == expected
+    assert encode_key(key, None, APP_CURSOR) == expected
+
+
+@pytest.mark.parametrize("key", ["ctrl+shift+f13", "f24", "unknown_key", "ctrl+ü"])
 def test_unknown_keys_send_nothing(key: str) -> None:
     assert encode_key(key, None, NORMAL) is None
 

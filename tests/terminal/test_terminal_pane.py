@@ -173,10 +173,19 @@ async def test_shift_pageup_scrolls_the_history_and_typing_returns() -> None:
         await pilot.pause()
         assert pane.scroll_back == 9
         assert "line 82" in pane.render_line(0).text
+        # The user can tell the view is not live: row 0 says how far back it is.
+        assert pane.render_line(0).text.endswith(" [9/91] ")
+        assert pane.render_line(0).cell_length == 40
         await pilot.press("shift+pagedown")
         assert pane.scroll_back == 0
+        assert "[" not in pane.render_line(0).text
         await pilot.press("shift+pageup", "a")
         assert pane.scroll_back == 0 and app.sent == [b"a"]
+        # In a full-screen app the keys are the app's (vim pages with them).
+        await fed(pane, b"\x1b[?1049h")
+        await pilot.press("shift+pageup", "shift+pagedown")
+        assert pane.scroll_back == 0
+        assert app.sent[1:] == [b"\x1b[5;2~", b"\x1b[6;2~"]
 
 
 async def test_mouse_is_forwarded_only_when_tracking_is_on() -> None:
@@ -232,7 +241,78 @@ async def test_scrolled_back_view_stays_put_while_output_arrives() -> None:
         pane = app.query_one(TerminalPane)
         await fed(pane, b"".join(b"line %d\r\n" % i for i in range(100)))
         await pilot.press("shift+pageup")
-        top = pane.render_line(0).text
+        top = [pane.render_line(y).text for y in (1, 2)]  # row 0 holds the indicator
         await fed(pane, b"".join(b"more %d\r\n" % i for i in range(5)))
-        assert pane.render_line(0).text == top
+        assert [pane.render_line(y).text for y in (1, 2)] == top
         assert pane.scroll_back == 14
+
+
+async def test_backlog_reports_high_then_low_and_drops_nothing() -> None:
+    app = PaneApp(high_water=4096, low_water=1024)
+    states: list[bool] = []
+    async with app.run_test(size=(40, 10)):
+        pane = app.query_one(TerminalPane)
+        pane._queue._on_backlog = states.append
+        assert not pane.backlog_high
+        pane.feed(b"x" * 2048)
+        assert states == [] and not pane.backlog_high
+        for i in range(200):  # 200 lines of 40 bytes: far over the high-water mark
+            pane.feed(b"line %03d ".ljust(38, b".") % i + b"\r\n")
+        assert states == [True] and pane.backlog_high  # told at once, once
+        pane.feed(b"still accepted")  # a late frame while high is queued, never dropped
+        await pane.wait_drained(WAIT)
+        assert states == [True, False] and not pane.backlog_high
+        assert pane.pending_bytes == 0
+        rows = pane.screen_text().split("\n")
+        assert rows[-2].startswith("line 199") and rows[-1] == "still accepted"
+
+
+async def test_backlog_callback_errors_are_contained() -> None:
+    def broken(high: bool) -> None:
+        raise RuntimeError("embedder bug")
+
+    app = PaneApp(high_water=100, low_water=10, on_backlog=broken)
+    async with app.run_test(size=(40, 10)):
+        pane = app.query_one(TerminalPane)
+        await fed(pane, b"y" * 1000)
+        assert pane.screen_text().startswith("y" * 40) and not pane.backlog_high
+
+
+async def test_taller_pane_pulls_lines_back_from_history() -> None:
+    app = PaneApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        pane = app.query_one(TerminalPane)
+        await fed(pane, b"".join(b"line %d\r\n" % i for i in range(30)) + b"$ ")
+        assert pane.screen_text().split("\n")[0] == "line 21"
+        await pilot.resize_terminal(40, 15)
+        await pilot.pause()
+        rows = pane.screen_text().split("\n")
+        assert (len(rows), rows[0], rows[-1]) == (15, "line 16", "$")
+        assert pane.backend.cursor == (2, 14)
+        await pilot.press("shift+pageup")
+        await pilot.resize_terminal(40, 20)  # scrolled back: the view keeps its lines
+        await pilot.pause()
+        assert pane.scroll_back == 9 and pane.render_line(0).text.startswith("line 2 ")
+
+
+async def test_focus_changes_are_reported_only_when_the_remote_asked() -> None:
+    from textual.widgets import Button
+
+    class TwoWidgets(PaneApp):
+        def compose(self) -> ComposeResult:
+            yield from super().compose()
+            yield Button("elsewhere")
+
+    app = TwoWidgets()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(TerminalPane)
+        app.query_one(Button).focus()
+        pane.focus()
+        await pilot.pause()
+        assert app.sent == []
+        await fed(pane, b"\x1b[?1004h")
+        app.query_one(Button).focus()
+        await pilot.pause()
+        pane.focus()
+        await pilot.pause()
+        assert app.sent == [b"\x1b[O", b"\x1b[I"]

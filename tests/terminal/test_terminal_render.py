@@ -42,6 +42,14 @@ def test_cursor_cell_is_reversed_even_inside_wide_text() -> None:
     assert segments[1].style is not None and segments[1].style.reverse
 
 
+def test_cursor_on_reverse_video_is_shown_inverted() -> None:
+    # In less's status line or vim's visual selection the cursor must still show.
+    runs = [("ab", Attrs(reverse=True))]
+    segments = runs_to_segments(runs, style_for, cursor_x=1)
+    assert [s.text for s in segments] == ["a", "b"]
+    assert segments[0].style.reverse and segments[1].style.reverse is False
+
+
 class PaneApp(App[None]):
     AUTO_FOCUS = None
 
@@ -141,3 +149,49 @@ async def test_feed_from_another_thread() -> None:
         await asyncio.to_thread(pane.feed, b"from a thread")
         await pane.wait_drained(30)
         assert pane.screen_text().startswith("from a thread")
+
+
+async def test_only_dirty_rows_are_refreshed_at_most_once_a_frame() -> None:
+    app = PaneApp()
+    async with app.run_test(size=(40, 6)) as pilot:
+        pane = app.query_one(TerminalPane)
+        pane.focus()
+        await pilot.pause()
+        refreshed: list[tuple] = []
+        real_refresh = pane.refresh
+
+        def spy(*regions, **kwargs):
+            refreshed.append(regions)
+            return real_refresh(*regions, **kwargs)
+
+        pane.refresh = spy  # type: ignore[method-assign]
+        pane._last_paint = 0.0  # the last frame is long past: paint at once
+        pane.feed(b"\x1b[4;1Hx")  # cursor from row 0 to row 3
+        await pane.wait_drained(30)
+        assert refreshed and {(r.y, r.height) for r in refreshed[-1]} == {(0, 1), (3, 1)}
+        refreshed.clear()
+        # Within a frame of the last paint: nothing is painted now, one paint is queued.
+        from time import perf_counter
+
+        pane._last_paint = perf_counter() + 3600
+        pane.feed(b"y")
+        pane.feed(b"\x1b[5;1Hz")
+        await pane.wait_drained(30)
+        assert refreshed == [] and pane._paint_timer is not None
+        pane._paint_timer.stop()
+        pane._paint()
+        assert {r.y for r in refreshed[-1]} == {3, 4}
+
+
+async def test_replay_plays_at_the_recorded_pace_with_long_gaps_cut() -> None:
+    from tui.terminal.recording import OutputEvent, Recording
+
+    events = [OutputEvent(0.0, b"one\r\n"), OutputEvent(0.5, b"two\r\n")]
+    events.append(OutputEvent(5000.0, b"three"))  # an idle hour is cut to MAX_GAP_SECONDS
+    app = ReplayApp(Recording(events, cols=20, rows=4), cols=None, rows=None, speed=50)
+    async with app.run_test(size=(30, 8)):
+        await app.workers.wait_for_complete()
+        pane = app.query_one(TerminalPane)
+        await pane.wait_drained(30)
+        assert pane.screen_text().split("\n")[:3] == ["one", "two", "three"]
+        assert (pane.backend.columns, pane.backend.lines) == (20, 4)

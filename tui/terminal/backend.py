@@ -47,6 +47,7 @@ class TerminalModes:
     mouse_tracking: int = MOUSE_OFF  # 0, 9, 1000, 1002 or 1003
     mouse_sgr: bool = False
     alt_screen: bool = False
+    focus_events: bool = False  # 1004: the remote wants CSI I / CSI O on focus changes
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,12 @@
 
 Knows nothing of Textual: the pane gives it the emulator's `feed` and a callback run
 after every slice (dirty rows, messages), and runs `drain()` as an asyncio task.
+
+Backpressure: the queue never drops bytes, so a remote that writes faster than the
+emulator ingests would grow it without bound. Instead it reports when the backlog
+crosses `high_water` (on_backlog(True)) and when it falls back under `low_water`
+(on_backlog(False)); the transport pauses reading in between (the pty, the WebSocket),
+which pushes the flow control back to the remote like a real terminal does.
 """
 
 from __future__ import annotations
@@ -16,14 +22,30 @@ log = logging.getLogger(__name__)
 
 SLICE_SECONDS = 0.004  # emulator work per loop turn; a key takes ~2 turns to reach on_input
 PIECE_BYTES = 2048  # bytes per emulator call; small enough to check the clock often
+# About 1 s of pyte's ingest: enough to ride out bursts, little enough to stay responsive
+# to ctrl+c once the transport pauses.
+HIGH_WATER_BYTES = 1 << 20
+LOW_WATER_BYTES = 256 << 10
 
 
 class OutputQueue:
     """Bytes waiting for the emulator; `drain()` yields to the loop between slices."""
 
-    def __init__(self, feed: Callable[[bytes], None], after_slice: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        feed: Callable[[bytes], None],
+        after_slice: Callable[[], None],
+        *,
+        on_backlog: Callable[[bool], None] | None = None,
+        high_water: int = HIGH_WATER_BYTES,
+        low_water: int = LOW_WATER_BYTES,
+    ) -> None:
         self._feed = feed
         self._after_slice = after_slice
+        self._on_backlog = on_backlog
+        self.high_water = max(1, high_water)
+        self.low_water = min(max(0, low_water), self.high_water - 1)
+        self.backlog_high = False
         self._pending: deque[memoryview] = deque()
         self.pending_bytes = 0
         self._drained = asyncio.Event()
@@ -36,11 +58,14 @@ class OutputQueue:
         self._pending.append(memoryview(data))
         self.pending_bytes += len(data)
         self._drained.clear()
+        if not self.backlog_high and self.pending_bytes >= self.high_water:
+            self._set_backlog(True)
 
     def clear(self) -> None:
         self._pending.clear()
         self.pending_bytes = 0
         self._drained.set()
+        self._check_low()
 
     def flush(self) -> None:
         """Feed everything now, blocking."""
@@ -49,6 +74,20 @@ class OutputQueue:
         self.pending_bytes = 0
         self._after_slice()
         self._drained.set()
+        self._check_low()
+
+    def _check_low(self) -> None:
+        if self.backlog_high and self.pending_bytes <= self.low_water:
+            self._set_backlog(False)
+
+    def _set_backlog(self, high: bool) -> None:
+        self.backlog_high = high
+        if self._on_backlog is None:
+            return
+        try:
+            self._on_backlog(high)
+        except Exception:
+            log.exception("terminal: on_backlog callback failed")
 
     async def wait_drained(self, timeout: float) -> None:
         await asyncio.wait_for(self._drained.wait(), timeout)
@@ -67,6 +106,7 @@ class OutputQueue:
                     self.pending_bytes -= len(view)
                     self._feed(bytes(view))
                 self._after_slice()
+                self._check_low()
                 await asyncio.sleep(0)  # let keys and paints through
         except asyncio.CancelledError:
             raise
@@ -76,3 +116,4 @@ class OutputQueue:
         finally:
             if not pending:
                 self._drained.set()
+                self._check_low()

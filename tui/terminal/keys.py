@@ -28,8 +28,16 @@ _PLAIN: dict[str, str] = {
     "ctrl+right_square_bracket": "\x1d",
     "ctrl+circumflex_accent": "\x1e",
     "ctrl+underscore": "\x1f",
+    "ctrl+slash": "\x1f",  # undo in emacs and nano
+    "ctrl+minus": "\x1f",
     "ctrl+left_square_bracket": "\x1b",
 }
+
+# The ctrl forms of plain keys that xterm tells apart; other shift/ctrl forms of plain
+# keys (shift+enter, shift+space, ctrl+tab, ...) send the plain key's bytes, as in xterm.
+# Textual reports them under the kitty keyboard protocol (kitty, WezTerm, foot, ...):
+# dropping them would lose the space typed while shift is still held.
+_CTRL_FORMS: dict[str, str] = {"backspace": "\x08", "space": "\x00"}
 
 # Cursor keys: final byte; CSI in normal mode, SS3 in application-cursor mode.
 _CURSOR: dict[str, str] = {
@@ -80,6 +88,10 @@ def encode_key(key: str, character: str | None, modes: TerminalModes | None = No
     if plain is not None:
         return plain.encode()
     mods, base = _split(key)
+    if base in _PLAIN and "alt" not in mods:
+        if "ctrl" in mods and base in _CTRL_FORMS:
+            return _CTRL_FORMS[base].encode()
+        return (CSI + "Z" if base == "tab" and "shift" in mods else _PLAIN[base]).encode()
     if base in _CURSOR:
         final = _CURSOR[base]
         if mods:
@@ -94,7 +106,8 @@ def encode_key(key: str, character: str | None, modes: TerminalModes | None = No
         if mods:
             return f"{CSI}1;{_xterm_modifier(mods)}{_PF[base]}".encode()
         return (SS3 + _PF[base]).encode()
-    if mods == {"ctrl"} and len(base) == 1 and base.isalpha() and base.isascii():
+    ascii_letter = len(base) == 1 and base.isascii() and base.isalpha()
+    if ascii_letter and "ctrl" in mods and mods <= {"ctrl", "shift"}:
         return bytes([ord(base.lower()) - ord("a") + 1])
     if "alt" in mods:
         rest = "+".join([*sorted(mods - {"alt"}), base])

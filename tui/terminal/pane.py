@@ -24,11 +24,12 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from tui.terminal.backend import Attrs, BellRang, Run, TerminalBackend, TitleChange
-from tui.terminal.feeder import OutputQueue
+from tui.terminal.feeder import HIGH_WATER_BYTES, LOW_WATER_BYTES, OutputQueue
 from tui.terminal.keys import encode_key, encode_paste
 from tui.terminal.mouse import MouseForwarding
 from tui.terminal.pyte_backend import MAX_CACHED_STYLES, PyteBackend
 from tui.terminal.render import runs_to_segments, style_for
+from tui.terminal.scrollback import INDICATOR_CLASS, ScrollbackView
 from tui.terminal.selection import SelectionSupport
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ FRAME_SECONDS = 1 / 60
 RESIZE_DEBOUNCE_SECONDS = 0.15
 
 
-class TerminalPane(SelectionSupport, MouseForwarding, Widget, can_focus=True):
+class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, can_focus=True):
     """A terminal emulator pane: bytes in through `feed`, key bytes out through `on_input`."""
 
     DEFAULT_CSS = """
@@ -47,7 +48,12 @@ class TerminalPane(SelectionSupport, MouseForwarding, Widget, can_focus=True):
         background: $background;
         color: $foreground;
     }
+    TerminalPane > .terminal-pane--scrollback {
+        text-style: bold reverse;
+    }
     """
+
+    COMPONENT_CLASSES = {INDICATOR_CLASS}  # the "[lines back/history]" label
 
     BINDINGS = [
         Binding("ctrl+right_square_bracket", "leave", "Leave terminal", id="terminal.leave"),
@@ -84,17 +90,33 @@ class TerminalPane(SelectionSupport, MouseForwarding, Widget, can_focus=True):
         scrollback: int = 10_000,
         on_input: Callable[[bytes], None] | None = None,
         on_resize: Callable[[int, int], None] | None = None,
+        on_backlog: Callable[[bool], None] | None = None,
+        high_water: int = HIGH_WATER_BYTES,
+        low_water: int = LOW_WATER_BYTES,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
         backend: TerminalBackend | None = None,
     ) -> None:
+        """`on_input(bytes)`: key, paste, mouse and reply bytes for the remote.
+        `on_resize(cols, rows)`: the emulator's new size, debounced.
+        `on_backlog(high)`: True once `high_water` bytes wait for the emulator, False when
+        the backlog is back under `low_water`; pause reading the transport in between.
+        Nothing is ever dropped: `feed` keeps accepting bytes while the backlog is high.
+        Callbacks run on the app's event loop and must not block.
+        """
         super().__init__(name=name, id=id, classes=classes)
         self._input_callback = on_input
         self._resize_callback = on_resize
         self._backend: TerminalBackend = backend or PyteBackend(cols, rows, scrollback)
         self._backend.on_reply = self._send
-        self._queue = OutputQueue(self._backend.feed, self._after_feed)
+        self._queue = OutputQueue(
+            self._backend.feed,
+            self._after_feed,
+            on_backlog=on_backlog,
+            high_water=high_water,
+            low_water=low_water,
+        )
         self._drain_task: asyncio.Task[None] | None = None
         self._dirty: set[int] = set()
         self._strips: dict[int, Strip] = {}
@@ -117,6 +139,11 @@ class TerminalPane(SelectionSupport, MouseForwarding, Widget, can_focus=True):
     def pending_bytes(self) -> int:
         """Bytes fed but not yet processed by the emulator."""
         return self._queue.pending_bytes
+
+    @property
+    def backlog_high(self) -> bool:
+        """True between `on_backlog(True)` and `on_backlog(False)` (see __init__)."""
+        return self._queue.backlog_high
 
     def feed(self, data: bytes | str) -> None:
         """Queue output from the remote; returns at once, the work is done in slices.
@@ -160,11 +187,6 @@ class TerminalPane(SelectionSupport, MouseForwarding, Widget, can_focus=True):
     def terminal_title(self) -> str:
         return self._backend.title
 
-    @property
-    def scroll_back(self) -> int:
-        """How many lines the view is scrolled into the history (0 = live screen)."""
-        return self._scroll_back
-
     # --- feeding --------------------------------------------------------------------
 
     def _start_draining(self) -> None:
@@ -182,11 +204,7 @@ class TerminalPane(SelectionSupport, MouseForwarding, Widget, can_focus=True):
         for y in dirty:
             self._strips.pop(y, None)
         self._dirty |= dirty
-        grown = backend.history_total - self._history_seen
-        self._history_seen = backend.history_total
-        if self._scroll_back and grown:
-            # Keep the lines the user is reading in place while output arrives.
-            self._scroll_back = min(self._scroll_back + grown, backend.history_len)
+        if self._follow_history():
             self._dirty.update(range(backend.lines))
         self._schedule_paint()
 
@@ -224,15 +242,6 @@ class TerminalPane(SelectionSupport, MouseForwarding, Widget, can_focus=True):
             style = self._styles[attrs] = self.rich_style + style_for(attrs)
         return style
 
-    def _visible_runs(self, y: int) -> list[Run]:
-        backend = self._backend
-        if not self._scroll_back:
-            return backend.row_runs(y)
-        index = backend.history_len - self._scroll_back + y
-        if index < backend.history_len:
-            return backend.history_runs(max(0, index))
-        return backend.row_runs(index - backend.history_len)
-
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y >= self._backend.lines:
@@ -242,7 +251,7 @@ class TerminalPane(SelectionSupport, MouseForwarding, Widget, can_focus=True):
         if selection is not None:
             style = self.screen.get_component_rich_style("screen--selection")
             strip = self._highlight(strip, y, selection, style)
-        return strip
+        return self._with_indicator(strip, y, width)
 
     def _render_row(self, y: int, width: int) -> Strip:
         backend = self._backend
@@ -276,9 +285,12 @@ class TerminalPane(SelectionSupport, MouseForwarding, Widget, can_focus=True):
         cols, rows = self.content_size.width, self.content_size.height
         if cols <= 0 or rows <= 0:
             return
+        held = self._backend.history_len
         self._backend.resize(cols, rows)
         self._strips.clear()
-        self._scroll_back = min(self._scroll_back, self._backend.history_len)
+        # Growing pulls lines back from history: the scrolled-back view follows them.
+        pulled = max(0, held - self._backend.history_len)
+        self._scroll_back = max(0, min(self._scroll_back - pulled, self._backend.history_len))
         self._after_feed()
         self.refresh()
         if self._resize_timer is not None:
@@ -333,30 +345,19 @@ class TerminalPane(SelectionSupport, MouseForwarding, Widget, can_focus=True):
         self._send(encode_paste(event.text, self._backend.modes))
 
     def on_focus(self) -> None:
-        self._dirty.add(self._backend.cursor[1])
-        self._schedule_paint()
+        self._focus_changed(b"\x1b[I")
 
     def on_blur(self) -> None:
-        self._dirty.add(self._backend.cursor[1])
-        self._schedule_paint()
+        self._focus_changed(b"\x1b[O")
 
-    def _back_to_live(self) -> None:
-        if self._scroll_back:
-            self._scroll_back = 0
-            self.refresh()
+    def _focus_changed(self, report: bytes) -> None:
+        if self._backend.modes.focus_events:  # vim's autoread, tmux on the device
+            self._send(report)
+        self._dirty.add(self._backend.cursor[1])  # the cursor shows only when focused
+        self._schedule_paint()
 
     def action_leave(self) -> None:
         self.post_message(self.LeaveRequested())
-
-    def action_scroll_history(self, pages: int) -> None:
-        self._scroll_lines(pages * max(1, self._backend.lines - 1))
-
-    def _scroll_lines(self, delta: int) -> None:
-        """Negative delta scrolls back into history."""
-        new = min(max(0, self._scroll_back - delta), self._backend.history_len)
-        if new != self._scroll_back:
-            self._scroll_back = new
-            self.refresh()
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

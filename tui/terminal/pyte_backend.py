@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import pyte
 from pyte import modes as mo
 from wcwidth import wcwidth
 
@@ -23,11 +22,13 @@ from tui.terminal.backend import (
     TitleChange,
 )
 from tui.terminal.screen import DECCKM, Cell, FixedScreen, Line
+from tui.terminal.xterm import XtermStream
 
 log = logging.getLogger(__name__)
 
 _BRACKETED_PASTE = 2004 << 5
 _MOUSE_SGR = 1006 << 5
+_FOCUS_EVENTS = 1004 << 5
 MAX_CACHED_STYLES = 4096
 _MOUSE_MODES = (MOUSE_ANY, MOUSE_BUTTON, MOUSE_NORMAL, MOUSE_X10)
 
@@ -47,7 +48,7 @@ class PyteBackend:
         self._screen.on_reply = self._reply
         self._screen.on_title = self._title
         self._screen.on_bell = self._bell
-        self._stream = pyte.ByteStream(self._screen)
+        self._stream = XtermStream(self._screen)
         self._events: list[TerminalEvent] = []
         self._attrs: dict[tuple, Attrs] = {}
         self._cursor_row = 0
@@ -70,7 +71,7 @@ class PyteBackend:
     def reset(self) -> None:
         self._screen.reset()
         self._screen.history.clear()
-        self._stream = pyte.ByteStream(self._screen)
+        self._stream = XtermStream(self._screen)
 
     # --- state ----------------------------------------------------------------------
 
@@ -121,6 +122,7 @@ class PyteBackend:
             mouse_tracking=tracking,
             mouse_sgr=_MOUSE_SGR in mode,
             alt_screen=self._screen.alt_active,
+            focus_events=_FOCUS_EVENTS in mode,
         )
 
     @property

@@ -13,6 +13,7 @@ from wcwidth import wcwidth
 from tui.terminal.backend import Attrs, Run
 
 _CURSOR = Style(reverse=True)
+_CURSOR_ON_REVERSE = Style(reverse=False)  # like xterm: the cursor inverts what is there
 
 
 @lru_cache(maxsize=4096)
@@ -70,7 +71,8 @@ def runs_to_segments(
         before, at, after = _split_at_cell(text, cursor_x - x)
         if before:
             segments.append(Segment(before, style))
-        segments.append(Segment(at or " ", style + _CURSOR))
+        cursor = _CURSOR_ON_REVERSE if style.reverse else _CURSOR
+        segments.append(Segment(at or " ", style + cursor))
         if after:
             segments.append(Segment(after, style))
         x += width

@@ -6,7 +6,8 @@
 - wide characters wrap as a whole and never overflow the last column;
 - SGR 2 (dim) and colour names that Rich understands;
 - bounded scrollback kept in a deque (pyte's `HistoryScreen` costs 4x);
-- DSR/CPR/DA replies, title and bell go to the owner instead of nowhere.
+- DSR/CPR/DA replies, title and bell go to the owner instead of nowhere;
+- the xterm sequences of `xterm.XtermSequences` (REP, SU/SD, CSI s/u, ...).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import pyte
 from pyte import modes as mo
 from pyte.screens import Margins, StaticDefaultDict
 from wcwidth import wcwidth
+
+from tui.terminal.xterm import XtermSequences
 
 ALT_SCREEN_MODES = frozenset({47, 1047, 1049})
 MAX_GLYPH_STYLES = 1024
@@ -71,7 +74,7 @@ _BLANK = Cell(" ")
 _BLANK_REVERSE = Cell(" ", reverse=True)
 
 
-class FixedScreen(pyte.Screen):
+class FixedScreen(XtermSequences, pyte.Screen):
     """pyte's screen with the fixes listed in the module docstring."""
 
     def __init__(self, columns: int, lines: int, scrollback: int = 10_000) -> None:
@@ -85,6 +88,7 @@ class FixedScreen(pyte.Screen):
         # One shared Cell per (attrs, char): building a NamedTuple per drawn char is
         # what makes bare pyte slow.
         self._glyphs: dict[Cell, dict[str, Cell]] = {}
+        self._last_char = ""  # for REP (see xterm.py)
         super().__init__(columns, lines)
 
     # --- attributes -----------------------------------------------------------------
@@ -144,6 +148,8 @@ class FixedScreen(pyte.Screen):
 
     def draw(self, data: str) -> None:
         data = data.translate(self.g1_charset if self.charset else self.g0_charset)
+        if data:
+            self._last_char = data[-1]
         cursor = self.cursor
         if data.isascii() and data.isprintable() and mo.IRM not in self.mode:
             self._draw_narrow(data)
@@ -284,6 +290,8 @@ class FixedScreen(pyte.Screen):
         columns = columns or self.columns
         if lines < self.lines:
             self._shrink_rows(lines)
+        elif lines > self.lines and not self.alt_active:
+            self._grow_rows(lines)
         if columns < self.columns and self._main_buffer is not None:
             for line in self._main_buffer.values():
                 for x in range(columns, self.columns):
@@ -292,6 +300,20 @@ class FixedScreen(pyte.Screen):
         self.tabstops = {stop for stop in range(8, columns, 8)}
         self.cursor.x = min(self.cursor.x, columns)
         self.cursor.y = min(self.cursor.y, lines - 1)
+
+    def _grow_rows(self, lines: int) -> None:
+        """Pull lines back from history into the new top rows, as xterm and tmux do,
+        so making the window taller shows more of what scrolled off, not blank rows."""
+        pulled = min(lines - self.lines, len(self.history))
+        if not pulled:
+            return
+        moved = {y + pulled: line for y, line in self.buffer.items() if y < self.lines}
+        self.buffer.clear()
+        self.buffer.update(moved)
+        for y in range(pulled - 1, -1, -1):
+            self.buffer[y] = self.history.pop()
+        self.cursor.y += pulled
+        self.dirty.update(range(lines))
 
     def _shrink_rows(self, lines: int) -> None:
         """Drop blank rows below the cursor first, then scroll the top into history."""
