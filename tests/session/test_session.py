@@ -351,3 +351,33 @@ async def test_invalid_uri_and_unreachable_host_end_cleanly() -> None:
     )
     await asyncio.wait_for(session.run(), 15)
     assert log.events[-1].reason.startswith("connection lost: cannot connect")
+
+
+async def test_paused_output_holds_frames_back_and_loses_none(relay: FakeRelay) -> None:
+    session, log, task = await logged_in(relay)
+    session.pause_output()
+    frame = TunnelFrame(Op.COMMAND_RESPONSE, "r" * 36, "x" * 2000).encode()
+
+    async def flood() -> None:
+        for _ in range(5000):  # ~10 MB: far more than the socket buffers hold
+            await relay.current.send(frame)
+
+    sender = asyncio.create_task(flood())
+    # while paused, TCP flow control must stop the sender: a bounded negative check
+    done, _ = await asyncio.wait({sender}, timeout=1.0)
+    assert not done, "the flood went through although the session was paused"
+    held = len(log.of(Output))
+    assert held < 5000
+    session.resume_output()
+    await asyncio.wait_for(sender, 30)
+    await log.wait_for(lambda: len(log.of(Output)) == 5000)
+    assert {event.text for event in log.of(Output)} == {"x" * 2000}
+    await stop(session, task)
+
+
+async def test_close_while_paused_ends_promptly(relay: FakeRelay) -> None:
+    session, log, task = await logged_in(relay)
+    session.pause_output()
+    await relay.send(TunnelFrame(Op.COMMAND_RESPONSE, "r" * 36, "late"))
+    await stop(session, task)
+    assert log.events[-1].__class__ is Ended

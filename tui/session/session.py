@@ -110,6 +110,9 @@ class TunnelSession:
         self._running = False
         self._ended: Ended | None = None
         self._done = asyncio.Event()
+        # backpressure: while cleared, frames stay in the socket and TCP slows the device
+        self._output_open = asyncio.Event()
+        self._output_open.set()
 
     def __repr__(self) -> str:  # never the token
         return f"TunnelSession({self.tunnel_uri!r}, state={self._state!r})"
@@ -180,9 +183,21 @@ class TunnelSession:
         if self._outbox is not None and self._state == "logged_in":
             self._outbox.put_nowait(resize_frame(cols, rows).encode())
 
+    def pause_output(self) -> None:
+        """Stop reading frames until `resume_output`: the consumer has a backlog.
+
+        Nothing is dropped: unread frames wait in the socket buffers, and TCP flow
+        control slows the platform and then the device's shell down.
+        """
+        self._output_open.clear()
+
+    def resume_output(self) -> None:
+        self._output_open.set()
+
     async def close(self) -> None:
         """The user closed the session: no reconnect; `Ended("closed")` follows."""
         self._closing = True
+        self._output_open.set()
         self._pending_login = None
         self._close_event.set()
         ws = self._ws
@@ -273,6 +288,8 @@ class TunnelSession:
             async for message in ws:
                 progressed = True
                 self._handle(message)
+                if not self._output_open.is_set():
+                    await self._output_open.wait()
         except ConnectionClosed:
             pass
         finally:
