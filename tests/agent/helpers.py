@@ -70,6 +70,7 @@ class CuttableProxy:
     def __init__(self, host: str, port: int) -> None:
         self._target = (host, port)
         self._writers: list[asyncio.StreamWriter] = []
+        self._flows: list[list[bool]] = []
         self.server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -83,15 +84,24 @@ class CuttableProxy:
             writer.close()
             return
         self._writers += [writer, up_writer]
+        flowing = [True]
+        self._flows.append(flowing)
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, asyncio.CancelledError):
                 while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
+                    if flowing[0]:
+                        dst.write(data)
+                        await dst.drain()
             dst.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def freeze(self) -> None:
+        """Live connections stay open but carry nothing more: a link gone silent."""
+        for flowing in self._flows:
+            flowing[0] = False
+        self._flows.clear()
 
     def cut(self) -> None:
         for writer in self._writers:

@@ -78,10 +78,13 @@ async def test_agent_serves_a_tunnel_and_exits_0_on_sigterm(
         "--secret-file", private_file(tmp_path, "secret", secret),
         "--backend", "pty", "--login-user", "field",
         "--login-password-file", private_file(tmp_path, "login", "pw-123456789"),
+        "--keepalive", "30",
     ]  # fmt: skip
     agent = await Proc.start(*args)
     try:
         await agent.wait_line("connected to")
+        gateway = platform.platform._gateway
+        assert gateway is not None and gateway._connections[DEVICE].keepalive == 30
         async with platform.client() as client:
             created = await client.create_tunnel(DEVICE)
         source = await Source.open(created.tunnel_uri, created.tunnel_access_token)
@@ -122,13 +125,15 @@ async def test_agent_from_toml_unreachable_broker_exits_0_on_sigint(
     )
     env_secret = {"IOTUNNEL_DEVICE_SECRET": "from-env-secret"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tui", "-v", "agent", "--config", str(config),
+        sys.executable, "-m", "tui", "agent", "--config", str(config),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **env_secret},
     )  # fmt: skip
     agent = Proc(proc)
     try:
-        await agent.wait_line("cannot connect")
+        # without -v too, the user learns that it retries, and when
+        await agent.wait_line("retrying in", 2)
+        assert f"cannot connect to mqtt://127.0.0.1:{unused_tcp_port}" in agent.lines[0]
         proc.send_signal(signal.SIGINT)
         assert await agent.finish() == 0
     finally:

@@ -66,6 +66,10 @@ def test_missing_pieces_are_clear_errors(tmp_path: Path) -> None:
         build_config({**base, "backend": "telnet"}, env={"IOTUNNEL_DEVICE_SECRET": "x"})
     with pytest.raises(ConfigError):
         build_config({**base, "ssh_port": "x"}, env={"IOTUNNEL_DEVICE_SECRET": "x"})
+    with pytest.raises(ConfigError, match="--idle-timeout"):
+        build_config({**base, "idle_timeout": "nan"}, env={"IOTUNNEL_DEVICE_SECRET": "x"})
+    with pytest.raises(ConfigError, match="--ssh-port"):
+        build_config({**base, "ssh_port": 99999}, env={"IOTUNNEL_DEVICE_SECRET": "x"})
 
 
 def test_toml_config(tmp_path: Path) -> None:
@@ -86,3 +90,22 @@ def test_toml_config(tmp_path: Path) -> None:
     path.write_text("device_id = \n")
     with pytest.raises(ConfigError, match="TOML"):
         load_toml(path)
+
+
+def test_toml_dashed_keys_and_typed_insecure(tmp_path: Path) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text('device-id = "dev_1"\nmqtt = "mqtt://127.0.0.1:1883"\nkeepalive = 30\n')
+    config = build_config(load_toml(path), env={"IOTUNNEL_DEVICE_SECRET": "x"})
+    assert (config.device_id, config.keepalive) == ("dev_1", 30)
+    path.write_text('login-password = "inline"\n')
+    with pytest.raises(ConfigError, match="secret files"):
+        load_toml(path)
+    # a string would be truthy: "false" must not switch certificate checks off
+    path.write_text('insecure = "false"\n')
+    with pytest.raises(ConfigError, match="insecure"):
+        load_toml(path)
+    with pytest.raises(ConfigError, match="--keepalive"):
+        build_config(
+            {"device_id": "d", "mqtt": "mqtt://h:1", "keepalive": 5},
+            env={"IOTUNNEL_DEVICE_SECRET": "x"},
+        )

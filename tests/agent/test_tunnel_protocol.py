@@ -105,6 +105,9 @@ async def login(ws: ServerConnection) -> str:
     frame = connect_frame("demo", "demo")
     await ws.send(frame.encode())
     response = await recv_frame(ws)
+    # output the old shell sent before the connect arrived (e.g. its prompt) may come first
+    while response.operation_type == "command_response":
+        response = await recv_frame(ws)
     assert response.operation_type == "connect_response"
     assert response.request_id == frame.request_id
     return frame.request_id

@@ -92,8 +92,10 @@ class AgentConfig:
                 f"(or ${ENV_LOGIN_PASSWORD})"
             )
         if not KEEPALIVE_MIN <= self.keepalive <= KEEPALIVE_MAX:
-            raise ConfigError(f"keepalive must be {KEEPALIVE_MIN}–{KEEPALIVE_MAX} s")
-        if self.idle_timeout <= 0:
+            raise ConfigError(f"--keepalive must be {KEEPALIVE_MIN}–{KEEPALIVE_MAX} s")
+        if not 1 <= self.ssh_port <= 65535:
+            raise ConfigError("--ssh-port must be a port number from 1 to 65535")
+        if not self.idle_timeout > 0:  # also refuses NaN
             raise ConfigError("--idle-timeout must be positive")
         if self.ca_file and self.insecure:
             raise ConfigError("--ca and --insecure exclude each other")
@@ -162,12 +164,15 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     table = body.get("agent", body)
     if not isinstance(table, dict):
         raise ConfigError(f"config {path}: [agent] must be a table")
-    if "secret" in table or "login_password" in table:
+    options = {str(k).replace("-", "_"): v for k, v in table.items()}
+    if "secret" in options or "login_password" in options:
         raise ConfigError(f"config {path}: put secrets in secret files, not in the config")
-    unknown = sorted(set(table) - _TOML_KEYS)
+    unknown = sorted(set(options) - _TOML_KEYS)
     if unknown:
         raise ConfigError(f"config {path}: unknown keys {', '.join(unknown)}")
-    return {k.replace("-", "_"): v for k, v in table.items()}
+    if not isinstance(options.get("insecure", False), bool):
+        raise ConfigError(f"config {path}: insecure must be true or false")
+    return options
 
 
 def build_config(

@@ -14,6 +14,7 @@ import logging
 import random
 import ssl
 import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,9 @@ from tui.iotda.redact import mask
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 5.0
+# a connection lost sooner than this does not reset the backoff: two agents with the same
+# device id take the session from each other, and must not fight at 1 Hz forever
+STABLE_AFTER = 10.0
 
 
 class MqttLink:
@@ -71,6 +75,7 @@ class MqttLink:
         self.connections = 0  # accepted CONNACKs so far; tests wait on it growing
         self.attempts = 0  # connection attempts that have ended, accepted or not
         self.client_id = ""  # of the latest attempt: it carries the hour of that attempt
+        self.retry_delays: deque[float] = deque(maxlen=32)  # latest waits, for tests
         self._changed = asyncio.Condition()
 
     def __repr__(self) -> str:
@@ -89,17 +94,41 @@ class MqttLink:
     async def run(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            accepted = await self._attempt()
+            outcome = await self._attempt()
             if self._stop.is_set():
                 break
-            failures = 0 if accepted else failures + 1
-            delay = min(self._backoff_max, self._backoff_initial * 2**failures)
+            stable = outcome.get("lasted", 0.0) >= STABLE_AFTER
+            failures = 0 if stable else failures + 1
+            delay = min(self._backoff_max, self._backoff_initial * 2 ** max(0, failures - 1))
             delay *= random.uniform(0.5, 1.0)  # jitter: a fleet must not reconnect in step
-            log.info("mqtt %s: reconnecting in %.1f s", self.device_id, delay)
+            self.retry_delays.append(delay)
+            self._report(outcome, delay)
             try:
                 await asyncio.wait_for(self._stop.wait(), delay)
             except TimeoutError:
                 pass
+
+    def _report(self, outcome: dict[str, Any], delay: float) -> None:
+        """One line a user can act on for each attempt that ended, with the next wait."""
+        where = f"mqtt {self.device_id}"
+        retry = f"retrying in {delay:.1f} s"
+        if "refused" in outcome:
+            log.warning(
+                "%s: %s refused the login: %s (check the device id and secret); %s",
+                where, self._endpoint, outcome["refused"], retry,
+            )  # fmt: skip
+        elif "error" in outcome:
+            log.warning("%s: cannot connect to %s: %s; %s", where, self._endpoint,
+                        outcome["error"], retry)  # fmt: skip
+        elif outcome.get("lasted", 0.0) < STABLE_AFTER:
+            log.warning(
+                "%s: connection to %s lost after %.1f s (%s; is another agent using this "
+                "device id?); %s",
+                where, self._endpoint, outcome.get("lasted", 0.0), outcome.get("lost"), retry,
+            )  # fmt: skip
+        else:
+            log.warning("%s: connection to %s lost (%s); %s", where, self._endpoint,
+                        outcome.get("lost"), retry)  # fmt: skip
 
     async def stop(self) -> None:
         """Send DISCONNECT and end the link."""
@@ -120,8 +149,9 @@ class MqttLink:
             except OSError:
                 pass
 
-    async def _attempt(self) -> bool:
-        """One connection, from TCP connect to its end. True if CONNACK accepted it."""
+    async def _attempt(self) -> dict[str, Any]:
+        """One connection, from TCP connect to its end. The outcome has `refused` (CONNACK
+        said no), `error` (no connection) or `lasted` (seconds it was up) and `lost`."""
         loop = asyncio.get_running_loop()
         hour = hour_stamp(self._now())
         self.client_id = client_id(self.device_id, hour)
@@ -138,7 +168,7 @@ class MqttLink:
             if self._insecure:
                 client.tls_insecure_set(True)
         finished = asyncio.Event()
-        outcome: dict[str, Any] = {"accepted": False}
+        outcome: dict[str, Any] = {}
 
         def post(callback: Callable[..., None], *args: Any) -> None:
             try:
@@ -150,7 +180,7 @@ class MqttLink:
             post(self._connack, reason, outcome)
 
         def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-            post(self._lost, reason)
+            post(self._lost, reason, outcome)
 
         def on_message(_c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
             if message.topic != self._topic:
@@ -161,6 +191,10 @@ class MqttLink:
             except ProtocolError as exc:
                 log.warning("mqtt %s: dropped a bad event: %s", self.device_id, exc)
                 return
+            except Exception as exc:  # paho would end the connection on an exception here
+                kind = type(exc).__name__  # not its repr: that may quote the payload
+                log.error("mqtt %s: dropped an unparsable event: %s", self.device_id, kind)
+                return
             for notify in notifies:
                 post(self._deliver, notify)
 
@@ -169,13 +203,9 @@ class MqttLink:
                 client.connect(self._endpoint.host, self._endpoint.port, self._keepalive)
                 client.loop_forever()
             except (OSError, ValueError) as exc:
-                # a certificate problem needs the user; a network outage just a retry
-                level = logging.WARNING if isinstance(exc, ssl.SSLError) else logging.INFO
-                log.log(
-                    level, "mqtt %s: cannot connect to %s: %s", self.device_id, self._endpoint, exc
-                )
+                outcome["error"] = str(exc) or type(exc).__name__  # run() reports it
             except Exception as exc:  # one line on the console, the traceback at debug
-                log.error("mqtt %s: network thread failed: %r", self.device_id, exc)
+                outcome["error"] = f"network thread failed: {exc!r}"
                 log.debug("mqtt %s: traceback", self.device_id, exc_info=True)
             finally:
                 post(finished.set)
@@ -189,24 +219,30 @@ class MqttLink:
         try:
             await finished.wait()
         finally:
+            if not finished.is_set():  # cancelled: the thread must not stay connected
+                client.disconnect()
             self._client = None
             self.connected.clear()
+        if "since" in outcome:
+            outcome["lasted"] = loop.time() - outcome["since"]
         async with self._changed:
             self.attempts += 1
             self._changed.notify_all()
-        return bool(outcome["accepted"])
+        return outcome
 
     def _connack(self, reason: Any, outcome: dict[str, Any]) -> None:
         if getattr(reason, "is_failure", False):
             # paho reports 3.1.1 codes as MQTT 5 reason codes: 0x04 → 134, 0x02 → 133
-            log.warning("mqtt %s: connection refused: %s", self.device_id, reason)
+            outcome["refused"] = str(reason)
             client = self._client
             if client is not None:
                 client.disconnect()
             return
-        outcome["accepted"] = True
+        outcome["since"] = asyncio.get_running_loop().time()
         self.connected.set()
-        log.info("mqtt %s: connected to %s", self.device_id, self._endpoint)
+        # after a reported failure, the user also learns that it is over
+        level = logging.WARNING if self.retry_delays else logging.INFO
+        log.log(level, "mqtt %s: connected to %s", self.device_id, self._endpoint)
         asyncio.get_running_loop().create_task(self._bump())
         if self._stop.is_set() and self._client is not None:
             self._client.disconnect()
@@ -216,10 +252,9 @@ class MqttLink:
             self.connections += 1
             self._changed.notify_all()
 
-    def _lost(self, reason: Any) -> None:
+    def _lost(self, reason: Any, outcome: dict[str, Any]) -> None:
         self.connected.clear()
-        if not self._stop.is_set():
-            log.info("mqtt %s: connection lost: %s", self.device_id, reason)
+        outcome.setdefault("lost", str(reason))
 
     def _deliver(self, notify: TunnelNotify) -> None:
         try:

@@ -172,7 +172,7 @@ class DeviceTunnel:
             return -1
         except Exception as exc:  # a bug here must not kill the agent
             # one line on the console; the traceback only in a debug log
-            log.error("tunnel %s: unexpected failure: %r", self.tunnel_id, exc)
+            log.error("tunnel %s: unexpected failure: %s", self.tunnel_id, type(exc).__name__)
             log.debug("tunnel %s: traceback", self.tunnel_id, exc_info=True)
             return -1
         log.info("tunnel %s: closed with %s", self.tunnel_id, code)
@@ -193,7 +193,9 @@ class DeviceTunnel:
                 except ConnectionClosed:
                     raise
                 except Exception as exc:  # input never crashes the agent
-                    log.error("tunnel %s: failed to handle %r: %r", self.tunnel_id, frame, exc)
+                    # names only: a command frame may hold a password typed into the shell
+                    op, kind = frame.operation_type, type(exc).__name__
+                    log.error("tunnel %s: failed to handle %r: %s", self.tunnel_id, op, kind)
                     log.debug("tunnel %s: traceback", self.tunnel_id, exc_info=True)
 
     async def stop(self, status_msg: str = "device agent stopped") -> None:
@@ -260,7 +262,7 @@ class DeviceTunnel:
             log.warning("tunnel %s: command data is not a string; dropped", self.tunnel_id)
             return
         self._request_id = frame.request_id
-        data = frame.data.encode("utf-8")
+        data = frame.data.encode("utf-8", "replace")  # JSON allows lone surrogates
         if self._session is not None:
             self._last_input = asyncio.get_running_loop().time()
             self._session.write(data)
@@ -293,6 +295,13 @@ class DeviceTunnel:
                 await self._send(
                     disconnect_frame(DisconnectCode.LOGIN_FAILED, str(exc), connect_id)
                 )
+                return
+            except Exception as exc:  # odd input or a backend bug: the app still gets 400
+                # the type only: an exception's repr may carry the password
+                log.error("tunnel %s: login failed: %s", self.tunnel_id, type(exc).__name__)
+                log.debug("tunnel %s: traceback", self.tunnel_id, exc_info=True)
+                message = "login failed: internal error"
+                await self._send(disconnect_frame(DisconnectCode.LOGIN_FAILED, message, connect_id))
                 return
             self._session = session
             self.sessions_started += 1

@@ -224,8 +224,8 @@ class PtyBackend:
         device_name: str = "device",
         argv: Sequence[str] | None = None,
     ) -> None:
-        self._username = username.encode()
-        self._password = password.encode()
+        self._username = username.encode("utf-8", "surrogatepass")
+        self._password = password.encode("utf-8", "surrogatepass")
         self._device_name = device_name
         self._argv = list(argv) if argv else default_shell()
 
@@ -234,8 +234,9 @@ class PtyBackend:
 
     async def open(self, username: str, password: str, cols: int, rows: int) -> PtySession:
         # compare both, always: the time taken says nothing about which one was wrong
-        user_ok = hmac.compare_digest(username.encode(), self._username)
-        password_ok = hmac.compare_digest(password.encode(), self._password)
+        # surrogatepass: JSON can carry lone surrogates, which plain encode() rejects
+        user_ok = hmac.compare_digest(username.encode("utf-8", "surrogatepass"), self._username)
+        password_ok = hmac.compare_digest(password.encode("utf-8", "surrogatepass"), self._password)
         if not (user_ok and password_ok):
             raise LoginFailed("login failed: bad username or password")
         starting = asyncio.ensure_future(
