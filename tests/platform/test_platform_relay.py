@@ -247,3 +247,36 @@ async def test_mqtt_login_and_logout_drive_device_status():
         detail = await client.show_device(DEVICE)
         assert detail.device.status == "OFFLINE"
         assert detail.active_time is not None
+
+
+async def test_a_restarted_device_is_called_back_to_an_open_tunnel_its_app_waits_on():
+    async with running_platform() as p, p.client() as client:
+        async with mqtt_device(p, DEVICE) as device:
+            created, notice = await _tunnel(p, device, client)
+            dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
+            app = await open_link(created.tunnel_uri, created.tunnel_access_token)
+            assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
+            await dev.close()
+        frame = await next_frame(app)
+        assert frame["data"]["status_code"] == DisconnectCode.PEER_GONE
+        await p.wait_device(DEVICE, "OFFLINE")
+        # the agent restarts: coming online again, it is told about the waiting tunnel
+        async with mqtt_device(p, DEVICE) as device:
+            again = await device.next_notify()
+            assert again.tunnel_uri == notice.tunnel_uri
+            dev = await open_link(again.tunnel_uri, again.tunnel_access_token)
+            assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
+            await dev.close()
+        await app.close()
+
+
+async def test_an_app_reconnecting_to_an_open_tunnel_calls_the_device_again():
+    async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
+        created, notice = await _tunnel(p, device, client)
+        app = await open_link(created.tunnel_uri, created.tunnel_access_token)
+        again = await device.next_notify()  # the device never came: ask it again
+        assert again.tunnel_uri == notice.tunnel_uri
+        dev = await open_link(again.tunnel_uri, again.tunnel_access_token)
+        assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
+        await app.close()
+        await dev.close()

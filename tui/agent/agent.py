@@ -105,12 +105,14 @@ class Agent:
         tunnel_id = tunnel_id_of(notify.tunnel_uri)
         log.info("device %s: tunnel_notify for %s", self.device_id, tunnel_id)
         current = self.tunnels.get(tunnel_id)
+        task = self._tunnel_tasks.get(tunnel_id)
         if (
             current is not None
-            and current.connected.is_set()
+            and task is not None
+            and not task.done()
             and current.notify.tunnel_access_token == notify.tunnel_access_token
         ):
-            return  # a repeat of the tunnel we already serve
+            return  # a repeat of the tunnel we already serve (or are connecting to)
         task = asyncio.get_running_loop().create_task(self._start_tunnel(tunnel_id, notify))
         self._starting.add(task)  # a reference, so the task is not garbage-collected
         task.add_done_callback(self._starting.discard)

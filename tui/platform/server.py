@@ -93,7 +93,10 @@ class _EmbeddedServer(uvicorn.Server):
 def _listen(host: str, port: int) -> socket.socket:
     if not 0 <= port <= 65535:
         raise ValueError(f"port {port} is not in 0-65535")
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when the proto
+    # says TCP; with proto 0 every keep-alive response waited ~40 ms (Nagle + delayed ACK)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -117,6 +120,7 @@ class Platform:
         self.seed = config.seed
         self.store: Store | None = None
         self.tunnels: TunnelService | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self.endpoints: Endpoints | None = None
         self._gateway: DeviceGateway | None = None
         self._servers: list[tuple[_EmbeddedServer, asyncio.Task[None]]] = []
@@ -139,6 +143,15 @@ class Platform:
         """Mark a device ONLINE/OFFLINE (the gateway calls this; demos and tests may too)."""
         if self.store is not None and self.store.set_device_online(device_id, online, time.time()):
             log.info("device %s is %s", device_id, "ONLINE" if online else "OFFLINE")
+        if online and self.tunnels is not None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # called from outside the platform's loop: nothing waits anyway
+            # a task: the gateway calls this before its CONNACK is written
+            task = loop.create_task(self.tunnels.device_online(device_id))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
         """Wait until `predicate()` holds, re-checked after every state change.

@@ -330,11 +330,23 @@ class TunnelService:
             tunnel = with_status(tunnel, TunnelStatus.OPEN, self._clock())
             self.store.save_tunnel(tunnel)
             log.info("tunnel %s re-opened by the %s side", tunnel_id, side)
-            if side == SOURCE and live.device is None:
-                await self._notify_device(tunnel, self._device_token(live, tunnel))
+        if side == SOURCE and live.device is None:
+            # the device may have restarted or given up its link: call it (again)
+            await self._notify_device(tunnel, self._device_token(live, tunnel))
         if live.source is not None and live.device is not None:
             connect = TunnelFrame(Op.CONNECT_TUNNEL, new_request_id()).encode()
             await send_quietly(live.source, connect)
+
+    async def device_online(self, device_id: str) -> None:
+        """A device came (back) online: re-announce its open tunnels whose app side waits."""
+        for tunnel_id, live in list(self._live.items()):
+            if live.source is None or live.device is not None:
+                continue
+            tunnel = self.store.get_tunnel(tunnel_id)
+            if tunnel is None or tunnel.device_id != device_id:
+                continue
+            if tunnel.status == TunnelStatus.OPEN:
+                await self._notify_device(tunnel, self._device_token(live, tunnel))
 
     def _device_token(self, live: LiveTunnel, tunnel: TunnelRecord) -> str:
         """The device token to re-notify; after a restart only its hash is left, so mint one."""
