@@ -284,6 +284,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from tui.app.pacing import prefer_fast_frames
+
+    prefer_fast_frames()  # before anything imports textual
     from tui.app.config import ConfigError
     from tui.demo import main_demo
 
@@ -312,6 +315,9 @@ def _log_to_state_file(args: argparse.Namespace) -> None:
 def _run_dashboard(args: argparse.Namespace) -> int:
     import asyncio
 
+    from tui.app.pacing import prefer_fast_frames
+
+    prefer_fast_frames()  # before anything imports textual
     from tui.app.config import ConfigError, build_auth, load_config
     from tui.app.factory import make_app
     from tui.iotda.client import IoTDAClient

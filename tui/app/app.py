@@ -1,0 +1,290 @@
+"""The dashboard: a device table on top, open tunnels as tabs below it.
+
+Everything outside (REST client, session factory, clock, config, token store, themes) is
+injected by `tui.app.factory.make_app`; nothing here reads the environment or the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static, TabbedContent
+
+from tui.app.commands import DeviceCommands
+from tui.app.config import AppConfig
+from tui.app.countdown import TokenLevel
+from tui.app.device_table import DeviceTable
+from tui.app.dialogs import ConfirmScreen
+from tui.app.help import HelpScreen
+from tui.app.operations import TunnelOperations
+from tui.app.themes import APP_VARIABLE_DEFAULTS, ThemeSet
+from tui.app.tunnel_tab import TunnelTab
+from tui.app.usernames import UsernameStore
+from tui.iotda.models import DeviceStatus, Tunnel
+from tui.session.tokens import StoredTunnel
+from tui.terminal import TerminalPane
+
+log = logging.getLogger(__name__)
+
+
+class FilterInput(Input):
+    BINDINGS = [Binding("escape", "clear_filter", "Clear filter", id="filter.clear")]
+
+    def action_clear_filter(self) -> None:
+        self.value = ""
+        self.app.query_one(DeviceTable).focus()
+
+
+class IoTunnelApp(TunnelOperations, App[None]):
+    TITLE = "iotunnel"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {DeviceCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.force_quit"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("slash", "filter", "Filter", key_display="/", id="devices.filter"),
+        Binding("f5", "refresh", "Refresh", id="devices.refresh"),
+        Binding("c", "close_tunnel", "Close", id="tunnel.close"),
+        Binding("D", "delete_tunnel", "Delete", id="tunnel.delete"),
+        Binding("ctrl+pagedown", "switch_tab(1)", "Next tab", priority=True, id="tab.next"),
+        Binding("ctrl+pageup", "switch_tab(-1)", "Prev tab", priority=True, id="tab.previous"),
+        Binding("z", "zoom", "Zoom", id="tab.zoom"),
+        Binding("escape", "focus_devices", "Devices", show=False, id="app.devices"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        client: Any,
+        session_factory: Callable[..., Any],
+        clock: Callable[[], float],
+        config: AppConfig,
+        token_store: Any,
+        themes: ThemeSet,
+        usernames: UsernameStore,
+        welcome: str | None = None,
+        profile_name: str | None = None,
+    ) -> None:
+        self.client = client
+        self.session_factory = session_factory
+        self.clock = clock
+        self.config = config
+        self.token_store = token_store
+        self.theme_set = themes
+        self.usernames = usernames
+        self.welcome = welcome
+        self.profile_name = profile_name
+        self.tunnels_by_device: dict[str, Tunnel] = {}
+        self.stored_by_device: dict[str, StoredTunnel] = {}
+        self.devices_loaded = False
+        self.first_paint_at: float | None = None
+        super().__init__()
+        self.animation_level = "none"
+        for spec in themes.themes.values():
+            self.register_theme(spec.theme)
+        self.init_operations()
+
+    # --- layout --------------------------------------------------------------------------
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(APP_VARIABLE_DEFAULTS)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="main"):
+            yield Static(id="summary")
+            yield FilterInput(
+                placeholder="/ filter: fuzzy words, !word excludes", id="filter", compact=True
+            )
+            yield DeviceTable(clock=self.clock, countdown=self.config.countdown, id="devices")
+            yield TabbedContent(id="tunnels")
+        yield Footer()
+
+    @property
+    def device_table(self) -> DeviceTable:
+        return self.query_one(DeviceTable)
+
+    @property
+    def tunnel_tabs(self) -> TabbedContent:
+        return self.query_one("#tunnels", TabbedContent)
+
+    def tabs(self) -> list[TunnelTab]:
+        return list(self.query(TunnelTab))
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self._apply_theme(self.config.theme)
+        for problem in self.theme_set.problems:
+            self.notify(str(problem), title="Theme not loaded", severity="warning", timeout=10)
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
+        self.tunnel_tabs.display = False
+        self.query_one("#filter").display = False
+        self.device_table.focus()
+        self.update_summary()
+        if self.welcome:
+            self.notify(self.welcome, title="Welcome", timeout=30)
+        self.set_interval(1.0, self.tick)
+        self.set_interval(self.config.refresh_interval, self.refresh_all)
+        self.load_devices(progressive=True)
+        self.load_tunnels()
+
+    def on_unmount(self) -> None:
+        self.thaw_gc()
+
+    def _apply_theme(self, name: str) -> None:
+        if name not in self.available_themes:
+            self.notify(f"unknown theme {name!r}", title="Theme", severity="warning")
+            name = "iotunnel-dark" if "iotunnel-dark" in self.available_themes else "textual-dark"
+        self.theme = name
+
+    def _theme_changed(self, theme: Any) -> None:
+        spec = self.theme_set.themes.get(theme.name)
+        if spec is not None:
+            if theme.dark:
+                self.ansi_theme_dark = spec.terminal
+            else:
+                self.ansi_theme_light = spec.terminal
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Close all tunnels", "Close every open tunnel", self.close_all)
+        yield SystemCommand("Refresh", "Reload devices and tunnels", self.refresh_all)
+        for name in sorted(self.theme_set.themes):
+            yield SystemCommand(
+                f"Switch theme: {name}", "Use this theme", lambda n=name: self._apply_theme(n)
+            )
+
+    def ui_ready(self) -> bool:
+        """False while starting or shutting down: late session events then change nothing."""
+        return self.is_running and bool(self.query("#summary")) and bool(self.query(DeviceTable))
+
+    def update_summary(self) -> None:
+        if not self.ui_ready():
+            return
+        table = self.device_table
+        online = sum(1 for d in table.visible_devices() if d.status == DeviceStatus.ONLINE)
+        parts = [f" {self.profile_name or 'iotunnel'}"]
+        if not self.devices_loaded and table.total == 0:
+            parts.append("loading devices…")
+        else:
+            parts.append(f"{table.shown} of {table.total} devices · {online} online")
+        if table.query:
+            parts.append(f"filter: {table.query}")
+        live = sum(1 for tab in self.tabs() if tab.is_live)
+        if live:
+            parts.append(f"{live} open session{'s' if live != 1 else ''}")
+        self.query_one("#summary", Static).update(" · ".join(parts), layout=False)  # one fixed line
+        self.state_changed()
+
+    # --- filter, refresh, focus -------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", FilterInput)
+        field.display = True
+        field.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.device_table.set_filter(event.value)
+        self.update_summary()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.device_table.focus()
+
+    def on_descendant_blur(self) -> None:
+        found = self.query("#filter")  # empty while the app is shutting down
+        field = found.first(FilterInput) if found else None
+        if field is not None and not field.value and not field.has_focus:
+            field.display = False
+
+    def action_focus_devices(self) -> None:
+        self.device_table.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # tab keys only mean something (and only show in the footer) once a tab exists
+        if action in ("switch_tab", "zoom") and self.is_mounted:
+            return bool(self.query(TunnelTab))
+        return True
+
+    def action_zoom(self) -> None:
+        if self.tabs():
+            self.screen.toggle_class("-zoomed")
+
+    def action_switch_tab(self, step: int) -> None:
+        tabs = self.tabs()
+        if not tabs:
+            return
+        ids = [tab.id for tab in tabs]
+        active = self.tunnel_tabs.active
+        index = ids.index(active) if active in ids else -1
+        self.activate_tab(tabs[(index + step) % len(tabs)])
+
+    def activate_tab(self, tab: TunnelTab) -> None:
+        self.tunnel_tabs.display = True
+        if tab.id:
+            self.tunnel_tabs.active = tab.id
+        tab.focus_best()
+
+    def action_help(self) -> None:
+        sections = [
+            ("Dashboard", list(IoTunnelApp.BINDINGS)),
+            ("Device list", list(DeviceTable.BINDINGS)),
+            ("Tunnel tab", list(TunnelTab.BINDINGS) + list(TerminalPane.BINDINGS)),
+        ]
+        self.push_screen(HelpScreen(sections, dict(self._keymap)))
+
+    async def action_quit(self) -> None:
+        live = [tab for tab in self.tabs() if tab.is_live]
+        if not live:
+            self.exit()
+            return
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                for tab in live:
+                    await tab.stop()
+                self.exit()
+
+        count = len(live)
+        question = f"{count} session{'s are' if count != 1 else ' is'} open. Close and quit?"
+        self.push_screen(ConfirmScreen(question, "Quit"), answered)
+
+    # --- countdown ------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        if not self.ui_ready():
+            return
+        for tab in self.tabs():
+            reached = tab.tick()
+            if reached is None:
+                continue
+            left = tab.seconds_left() or 0
+            name = tab.device.display_name
+            if reached == TokenLevel.WARNING:
+                self.notify(
+                    f"Tunnel token of {name} expires in {left // 60} min",
+                    title="Token expiring",
+                    severity="warning",
+                )
+            elif reached == TokenLevel.CRITICAL:
+                self.notify(
+                    f"Tunnel token of {name} expires in {left} s · press r to renew",
+                    title="Token expiring",
+                    severity="error",
+                )
+            elif reached == TokenLevel.EXPIRED:
+                self.notify(
+                    f"Tunnel token of {name} expired · press r to renew",
+                    title="Token expired",
+                    severity="error",
+                )
+        self.update_badges()

@@ -1,0 +1,374 @@
+"""The dashboard's platform work: loading devices, opening, closing, deleting, renewing.
+
+A mixin of `IoTunnelApp` so the app module stays about layout. Every platform call runs
+in a worker and every failure ends in `report_error`: a notification with the platform's
+`error_msg` and HTTP status, never a traceback on screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from tui.app.device_table import DeviceTable, TunnelBadge
+from tui.app.dialogs import ConfirmScreen, Credentials, LoginScreen
+from tui.app.tunnel_tab import PHASE_WORDS, TunnelTab, tab_id_for
+from tui.app.tunnels import NeedsReplace, TunnelOpener
+from tui.iotda.errors import IoTDAError
+from tui.iotda.models import Device
+from tui.iotda.redact import mask
+
+if TYPE_CHECKING:
+    from tui.app.app import IoTunnelApp
+
+    _Base = IoTunnelApp
+else:
+    _Base = object
+
+log = logging.getLogger(__name__)
+
+# while the first listing streams in, repaint at most this often
+PROGRESSIVE_PAINT_SECONDS = 0.2
+FREEZE_AFTER_DEVICES = 2_000
+
+
+class TunnelOperations(_Base):
+    def init_operations(self) -> None:
+        self.opener = TunnelOpener(self.client, self.token_store, self.clock)
+        self._login_open: set[str] = set()
+        self.devices_done = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._listing_devices = False
+        self._froze_gc = False
+
+    # --- waiting on state (tests, bench) -------------------------------------------------
+
+    def state_changed(self) -> None:
+        """Wake whoever waits in `wait_until`: a phase, the output or the list changed."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_until(self, predicate: Any, timeout: float = 30.0) -> None:
+        """Wait until `predicate()` is true, re-checking on every state change."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError("condition not reached")
+            # the cap re-checks state that changes without an event (a pane's drain)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(left, 0.25))
+
+    # --- errors ------------------------------------------------------------------------
+
+    def report_error(self, exc: BaseException, doing: str) -> str:
+        """Notify the user of a failure in one line; returns that line."""
+        if isinstance(exc, IoTDAError):
+            status = f" (HTTP {exc.status})" if exc.status else ""
+            line = f"{exc.error_msg}{status}"
+        else:
+            log.error("%s failed", doing, exc_info=exc)
+            detail = str(exc)[:200] or "no detail"
+            # transport errors carry URLs, never headers; masked anyway if a token shows up
+            line = f"{type(exc).__name__}: {mask(detail) if 'token' in detail else detail}"
+        self.notify(line, title=f"Could not {doing}", severity="error", timeout=8)
+        return line
+
+    # --- devices and tunnels -----------------------------------------------------------
+
+    def refresh_all(self) -> None:
+        # a listing slower than the refresh interval must finish, not be restarted forever
+        if not self._listing_devices:
+            self.load_devices(progressive=False)
+        self.load_tunnels()
+
+    def action_refresh(self) -> None:
+        self.refresh_all()
+
+    @work(exclusive=True, group="devices", exit_on_error=False)
+    async def load_devices(self, progressive: bool) -> None:
+        table = self.query_one(DeviceTable)
+        collected: list[Device] = []
+        pending: list[Device] = []
+        last_paint = 0.0
+        self._listing_devices = True
+        try:
+            async for page in self.client.list_device_pages():
+                collected.extend(page.devices)
+                if not progressive:
+                    continue
+                pending.extend(page.devices)
+                now = time.monotonic()  # paint pacing only; never shown
+                if self.first_paint_at is None or now - last_paint >= PROGRESSIVE_PAINT_SECONDS:
+                    table.add_devices(pending)
+                    pending = []
+                    last_paint = now
+                    self._first_paint()
+        except Exception as exc:
+            self.report_error(exc, "list devices")
+            return
+        finally:
+            self.devices_loaded = True
+            self._listing_devices = False
+        table.set_devices(collected)
+        self._first_paint()
+        self.update_summary()
+        self.update_badges()
+        if not self.devices_done.is_set() and len(collected) >= FREEZE_AFTER_DEVICES:
+            # A big fleet lives as long as the app: keep it (and the widgets) out of the
+            # cyclic GC's full scans, which otherwise stall a keystroke for 50-150 ms now
+            # and then. Collect first so no garbage is frozen; unfrozen again on unmount.
+            gc.collect()
+            gc.freeze()
+            self._froze_gc = True
+        self.devices_done.set()
+
+    def _first_paint(self) -> None:
+        if self.first_paint_at is None:
+            self.first_paint_at = time.perf_counter()
+        self.update_summary()
+
+    @work(exclusive=True, group="tunnels", exit_on_error=False)
+    async def load_tunnels(self) -> None:
+        try:
+            tunnels = await self.client.list_tunnels()
+        except Exception as exc:
+            self.report_error(exc, "list tunnels")
+            return
+        self.tunnels_by_device = {t.device_id: t for t in tunnels}
+        self._reload_stored()
+        self.update_badges()
+
+    def _reload_stored(self) -> None:
+        endpoint = self.opener.endpoint.rstrip("/")
+        now = self.clock()
+        self.stored_by_device = {
+            entry.device_id: entry
+            for entry in self.token_store.entries()
+            if entry.endpoint.rstrip("/") == endpoint
+            and entry.project_id == self.opener.project_id
+            and entry.is_valid(now)
+        }
+
+    def update_badges(self) -> None:
+        if not self.ui_ready():
+            return
+        badges: dict[str, TunnelBadge] = {}
+        for device_id, tunnel in self.tunnels_by_device.items():
+            stored = self.stored_by_device.get(device_id)
+            if stored is not None and stored.tunnel_id == tunnel.tunnel_id:
+                badges[device_id] = TunnelBadge(str(tunnel.status).lower(), stored.expires_at)
+            else:
+                badges[device_id] = TunnelBadge("other client")
+        for tab in self.tabs():
+            expires = tab.stored.expires_at if tab.stored else None
+            badges[tab.device.device_id] = TunnelBadge(PHASE_WORDS[tab.phase], expires)
+        self.query_one(DeviceTable).set_badges(badges)
+        self.state_changed()
+
+    # --- opening -------------------------------------------------------------------------
+
+    def on_device_table_open_requested(self, event: DeviceTable.OpenRequested) -> None:
+        self.open_tunnel(event.device)
+
+    def open_tunnel(self, device: Device) -> None:
+        """Show the device's tab, opening (or re-opening) its tunnel when needed."""
+        tab = self._tab_for(device.device_id)
+        if tab is not None and tab.is_live:
+            self.activate_tab(tab)
+            return
+        if tab is None:
+            tab = TunnelTab(
+                device,
+                session_factory=self.session_factory,
+                clock=self.clock,
+                countdown=self.config.countdown,
+                connect_timeout=self.config.connect_timeout,
+                on_change=self.state_changed,
+            )
+            self.tunnel_tabs.display = True
+            self.tunnel_tabs.add_pane(tab)
+            self.call_after_refresh(self.refresh_bindings)
+        else:
+            tab.set_phase("opening", "opening the tunnel…")
+        self.call_after_refresh(self.activate_tab, tab)
+        self.run_worker(self._open(tab), group=f"open-{tab.id}", exit_on_error=False)
+        self.update_summary()
+
+    async def _open(self, tab: TunnelTab) -> None:
+        device_id = tab.device.device_id
+        try:
+            outcome = await self.opener.open(device_id)
+            if isinstance(outcome, NeedsReplace):
+                question = (
+                    f"{tab.device.display_name} already has a tunnel this client cannot use.\n"
+                    "Replace it (close, delete, create a new one)?"
+                )
+                if not await self.push_screen_wait(ConfirmScreen(question, "Replace")):
+                    tab.set_phase("ended", "not opened: the device has another client's tunnel")
+                    return
+                tab.set_phase("opening", "replacing the existing tunnel…")
+                stored = await self.opener.replace(device_id, outcome.tunnels)
+            else:
+                stored = outcome.stored
+        except Exception as exc:
+            line = self.report_error(exc, f"open a tunnel to {tab.device.display_name}")
+            tab.set_phase("ended", f"not opened: {line}")
+            return
+        self.stored_by_device[device_id] = stored
+        tab.start(stored)
+        self.load_tunnels()
+
+    def _tab_for(self, device_id: str) -> TunnelTab | None:
+        found = self.tunnel_tabs.query(f"#{tab_id_for(device_id)}")
+        return found.first(TunnelTab) if found else None
+
+    # --- login ---------------------------------------------------------------------------
+
+    def on_tunnel_tab_login_needed(self, event: TunnelTab.LoginNeeded) -> None:
+        tab = event.tab
+        if tab.id in self._login_open or tab.session is None:
+            return
+        self._login_open.add(tab.id or "")
+        self.activate_tab(tab)
+        device = tab.device
+
+        def answered(credentials: Credentials | None) -> None:
+            self._login_open.discard(tab.id or "")
+            if credentials is None:
+                tab.set_phase(tab.phase, "not logged in · press l to log in")
+                return
+            self.usernames.put(device.device_id, credentials.username)
+            tab.login(credentials.username, credentials.password)
+
+        if event.error:
+            self.notify(event.error, title=device.display_name, severity="error")
+        screen = LoginScreen(device.display_name, self.usernames.get(device.device_id), event.error)
+        self.push_screen(screen, answered)
+
+    def on_tunnel_tab_phase_changed(self, event: TunnelTab.PhaseChanged) -> None:
+        self.update_badges()
+        self.update_summary()
+
+    # --- close, delete, renew ------------------------------------------------------------
+
+    def _target_device(self) -> Device | None:
+        """The active tab's device when the focus is in the tunnel tabs, else the table's."""
+        focused = self.focused
+        if focused is not None and any(isinstance(n, TunnelTab) for n in focused.ancestors):
+            tab = next(n for n in focused.ancestors if isinstance(n, TunnelTab))
+            return tab.device
+        if focused is not None and self.tunnel_tabs in focused.ancestors_with_self:
+            active = self.tunnel_tabs.active_pane
+            if isinstance(active, TunnelTab):
+                return active.device
+        return self.query_one(DeviceTable).selected_device
+
+    def action_close_tunnel(self) -> None:
+        device = self._target_device()
+        if device is not None:
+            self.run_worker(self._close(device), group="close", exit_on_error=False)
+
+    async def _close(self, device: Device) -> None:
+        tab = self._tab_for(device.device_id)
+        if tab is not None:
+            await tab.stop()
+        try:
+            tunnels = await self.client.list_tunnels(device.device_id)
+            found = [t for t in tunnels if t.device_id == device.device_id and t.is_open]
+            for tunnel in found:
+                await self.opener.close(tunnel.tunnel_id)
+        except Exception as exc:
+            self.report_error(exc, f"close the tunnel of {device.display_name}")
+            return
+        if tab is not None:
+            await self._remove_tab(tab)
+        if found or tab is not None:
+            self.notify(f"Tunnel to {device.display_name} closed", title="Tunnel")
+        else:
+            self.notify(f"{device.display_name} has no open tunnel", title="Tunnel")
+        self.load_tunnels()
+
+    def action_delete_tunnel(self) -> None:
+        device = self._target_device()
+        if device is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._delete(device), group="delete", exit_on_error=False)
+
+        question = f"Delete the tunnel of {device.display_name}? Its session ends."
+        self.push_screen(ConfirmScreen(question, "Delete"), answered)
+
+    async def _delete(self, device: Device) -> None:
+        tab = self._tab_for(device.device_id)
+        if tab is not None:
+            await tab.stop()
+        try:
+            tunnels = await self.client.list_tunnels(device.device_id)
+            found = [t for t in tunnels if t.device_id == device.device_id]
+            for tunnel in found:
+                await self.opener.remove_tunnel(tunnel)
+        except Exception as exc:
+            self.report_error(exc, f"delete the tunnel of {device.display_name}")
+            return
+        if tab is not None:
+            await self._remove_tab(tab)
+        self.stored_by_device.pop(device.device_id, None)
+        name = device.display_name
+        line = f"Tunnel to {name} deleted" if found else f"{name} has no tunnel to delete"
+        self.notify(line, title="Tunnel")
+        self.load_tunnels()
+
+    def on_tunnel_tab_renew_requested(self, event: TunnelTab.RenewRequested) -> None:
+        self.run_worker(self._renew(event.tab), group=f"open-{event.tab.id}", exit_on_error=False)
+
+    async def _renew(self, tab: TunnelTab) -> None:
+        old = tab.stored
+        await tab.stop()
+        tab.set_phase("opening", "renewing the tunnel token…")
+        try:
+            if old is None:
+                outcome = await self.opener.open(tab.device.device_id)
+                if isinstance(outcome, NeedsReplace):
+                    stored = await self.opener.replace(tab.device.device_id, outcome.tunnels)
+                else:
+                    stored = outcome.stored
+            else:
+                stored = await self.opener.renew(old)
+        except Exception as exc:
+            line = self.report_error(exc, f"renew the tunnel of {tab.device.display_name}")
+            tab.set_phase("ended", f"not renewed: {line}")
+            return
+        self.stored_by_device[tab.device.device_id] = stored
+        self.notify(f"New token for {tab.device.display_name}", title="Tunnel renewed")
+        tab.start(stored)
+        self.load_tunnels()
+
+    def close_all(self) -> None:
+        for tab in self.tabs():
+            self.run_worker(self._close(tab.device), group="close", exit_on_error=False)
+
+    async def _remove_tab(self, tab: TunnelTab) -> None:
+        if tab.id:
+            await self.tunnel_tabs.remove_pane(tab.id)
+            self.refresh_bindings()
+        if not self.tabs():
+            self.tunnel_tabs.display = False
+            self.screen.remove_class("-zoomed")
+            self.query_one(DeviceTable).focus()
+        self.update_summary()
+
+    def thaw_gc(self) -> None:
+        """Hand what `gc.freeze` kept back to the collector (the app is going away)."""
+        if self._froze_gc:
+            gc.unfreeze()
+            self._froze_gc = False

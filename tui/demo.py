@@ -1,0 +1,176 @@
+"""`iotunnel demo`: the local platform, a simulated fleet and the dashboard, in one process.
+
+Everything listens on 127.0.0.1 (free ports) and keeps its state in a temporary
+directory; quitting stops the agents (and their shells), the platform and its sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui.agent.agent import Agent
+from tui.agent.config import AgentConfig, MqttEndpoint
+from tui.app.app import IoTunnelApp
+from tui.app.config import AppConfig, load_config
+from tui.app.factory import make_app
+from tui.app.usernames import UsernameStore
+from tui.iotda.auth import AkSkAuth
+from tui.iotda.client import IoTDAClient
+from tui.platform.config import Credential, PlatformConfig, Seed, SeedDevice
+from tui.platform.server import Platform
+from tui.session.tokens import TokenStore
+
+log = logging.getLogger(__name__)
+
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo"
+DEMO_PROJECT = "demo-project"
+DEMO_REGION = "local-1"
+
+# (node_id, product_id, device name, tags)
+DEMO_FLEET: tuple[tuple[str, str, str, dict[str, str]], ...] = (
+    ("0001", "boiler", "Boiler room 1", {"site": "berlin", "floor": "-1"}),
+    ("0002", "boiler", "Boiler room 2", {"site": "berlin", "floor": "-1"}),
+    ("a17", "heat-pump", "Heat pump A17", {"site": "hamburg"}),
+    ("a18", "heat-pump", "Heat pump A18", {"site": "hamburg"}),
+    ("gw-1", "edge-gateway", "Edge gateway north", {"site": "berlin", "role": "gateway"}),
+    ("gw-2", "edge-gateway", "Edge gateway south", {"site": "munich", "role": "gateway"}),
+    ("m-104", "meter", "Water meter 104", {"site": "munich"}),
+    ("m-105", "meter", "Water meter 105", {"site": "munich"}),
+    ("cam-3", "camera", "Loading dock camera", {"site": "hamburg"}),
+    ("s-11", "sensor", "Cold store sensor", {"site": "berlin", "zone": "cold"}),
+    ("s-12", "sensor", "Server room sensor", {"site": "berlin", "zone": "it"}),
+    ("plc-9", "plc", "Packaging line PLC", {"site": "munich"}),
+)
+OFFLINE = frozenset({"meter_m-105", "camera_cam-3"})
+FLAPPING = "sensor_s-12"
+
+WELCOME = (
+    "Demo fleet on 127.0.0.1. Device login: username demo, password demo.\n"
+    "enter/t open a tunnel · / filter · ctrl+] leave the terminal · c close · "
+    "D delete · ? help · ctrl+p commands · q quit"
+)
+
+
+def demo_seed(ak: str, sk: str) -> Seed:
+    devices = tuple(
+        SeedDevice(
+            device_id=f"{product}_{node}",
+            node_id=node,
+            product_id=product,
+            secret=secrets.token_hex(12),
+            device_name=name,
+            tags=tuple(tags.items()),
+        )
+        for node, product, name, tags in DEMO_FLEET
+    )
+    return Seed(
+        project_id=DEMO_PROJECT,
+        region=DEMO_REGION,
+        credentials=(Credential(ak, sk),),
+        devices=devices,
+    )
+
+
+def demo_agent(device: SeedDevice, mqtt_url: str) -> Agent:
+    return Agent(
+        AgentConfig(
+            device_id=device.device_id,
+            secret=device.secret,
+            mqtt=MqttEndpoint.parse(mqtt_url),
+            backend="pty",
+            login_user=DEMO_USER,
+            login_password=DEMO_PASSWORD,
+            device_name=device.device_name,
+        )
+    )
+
+
+async def _flap(agent: Agent, rng: random.Random) -> None:
+    """Take one device offline and back now and then, so live status has something to show."""
+    while True:
+        await asyncio.sleep(rng.uniform(40, 90))  # a pace for the show, not a wait for state
+        await agent.set_online(False)
+        await asyncio.sleep(rng.uniform(15, 30))
+        await agent.set_online(True)
+
+
+@dataclass
+class DemoEnvironment:
+    platform: Platform
+    client: IoTDAClient
+    agents: list[Agent]
+    state: Path
+
+    def app(self, config: AppConfig | None = None) -> IoTunnelApp:
+        return make_app(
+            client=self.client,
+            config=config or AppConfig(refresh_interval=5.0),
+            token_store=TokenStore(self.state / "tokens.json"),
+            usernames=UsernameStore(self.state / "usernames.json"),
+            welcome=WELCOME,
+            profile_name="demo",
+        )
+
+
+@contextlib.asynccontextmanager
+async def demo_environment(*, flap: bool = True) -> AsyncIterator[DemoEnvironment]:
+    """Platform + agents on loopback with temporary state; all stopped on the way out."""
+    ak, sk = "DEMO" + secrets.token_hex(8).upper(), secrets.token_hex(20)
+    seed = demo_seed(ak, sk)
+    with tempfile.TemporaryDirectory(prefix="iotunnel-demo-") as temp:
+        state = Path(temp)
+        platform = Platform(PlatformConfig(seed=seed, state_path=str(state / "platform.db")))
+        endpoints = await platform.start()
+        agents: list[Agent] = []
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for device in seed.devices:
+                if device.device_id in OFFLINE:
+                    platform.set_device_online(device.device_id, False)
+                    continue
+                agent = demo_agent(device, endpoints.mqtt or "")
+                agents.append(agent)
+                tasks.append(asyncio.create_task(agent.run(), name=f"agent-{device.device_id}"))
+                if flap and device.device_id == FLAPPING:
+                    tasks.append(asyncio.create_task(_flap(agent, random.Random())))
+            auth = AkSkAuth(ak, sk, region=DEMO_REGION)
+            async with IoTDAClient(endpoints.rest, DEMO_PROJECT, auth) as client:
+                yield DemoEnvironment(platform, client, agents, state)
+        finally:
+            await asyncio.gather(*(a.stop() for a in agents), return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            await platform.stop()
+
+
+async def run_demo(config: AppConfig | None = None) -> int:
+    """Run the whole demo until the user quits; returns the exit code."""
+    async with demo_environment() as env:
+        app = env.app(config)
+        await app.run_async()
+        return int(app.return_code or 0)
+
+
+def main_demo() -> int:
+    """Entry point for the CLI: the user's theme, keys and thresholds apply to the demo too."""
+    user = load_config()
+    config = AppConfig(
+        theme=user.theme,
+        refresh_interval=min(user.refresh_interval, 5.0),
+        connect_timeout=user.connect_timeout,
+        countdown=user.countdown,
+        keymap=user.keymap,
+    )
+    return asyncio.run(run_demo(config))
