@@ -403,6 +403,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as exc:  # the last resort: a bug must not print a traceback at the user
+        where = _record_crash(exc)
+        print(
+            f"iotunnel: internal error ({type(exc).__name__}); details in {where}", file=sys.stderr
+        )
+        return EXIT_FAILED
+
+
+def _record_crash(exc: BaseException) -> str:
+    """Append the traceback to the private log file; return where it went."""
+    import os
+    import traceback
+
+    from tui.iotda.localstate import open_private, state_dir, touch_private
+
+    try:
+        path = touch_private(state_dir() / "iotunnel.log")
+        with os.fdopen(open_private(path, "a"), "a", encoding="utf-8") as log_file:
+            log_file.write("".join(traceback.format_exception(exc)))
+        return str(path)
+    except OSError:
+        return "nowhere (the state directory is not writable)"
 
 
 if __name__ == "__main__":

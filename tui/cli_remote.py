@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from tui.iotda.errors import IoTDAError
+from tui.iotda.errors import ErrorCode, IoTDAError
 from tui.iotda.models import DEVICE_PAGE_LIMIT_MAX, Device, DeviceDetail, Tunnel
 from tui.iotda.redact import mask
 
@@ -186,7 +186,9 @@ def run_remote(
     try:
         result = asyncio.run(go())
     except IoTDAError as exc:
-        if exc.status == 0 and exc.error_code == "CLIENT.CONFIG":  # raised before any request
+        if (
+            exc.status == 0 and exc.error_code == ErrorCode.CLIENT_CONFIG
+        ):  # raised before any request
             print(f"iotunnel: {exc.error_msg}", file=err)
             return EXIT_USAGE
         status = f"HTTP {exc.status}" if exc.status else "no response"

@@ -19,7 +19,7 @@ from tests.support.http_stub import DROP, Answer, http_stub
 from tests.support.platform import running_platform
 from tui.iotda.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from tui.iotda.client import IoTDAClient
-from tui.iotda.errors import IoTDAError
+from tui.iotda.errors import ErrorCode, IoTDAError
 
 FAST = {"backoff": (0.001, 0.002)}  # backoff pauses stay tiny: the count of tries matters
 TUNNEL = {
@@ -97,7 +97,7 @@ async def test_unreachable_platform_is_a_network_error_after_the_retries():
     async with IoTDAClient(url, "proj", None, retries=2, **FAST) as client:
         for call in (client.list_tunnels(), client.create_tunnel("dev_1")):
             error = await _error(call)
-            assert (error.status, error.error_code) == (0, "NETWORK")
+            assert (error.status, error.error_code) == (0, ErrorCode.CLIENT_NETWORK)
             assert "127.0.0.1" in error.error_msg
 
 
@@ -112,6 +112,31 @@ async def test_non_json_answers_become_iotda_errors():
         assert error.request_id is None
         error = await _error(client.show_tunnel("t-1"))
         assert (error.status, error.error_code) == (200, "CLIENT.BAD_RESPONSE")
+
+
+async def test_answers_off_the_api_shapes_become_iotda_errors():
+    answers = [
+        Answer(200, {"devices": [{"device_id": 5}], "page": {"count": 1}}),
+        Answer(201, {"tunnel_id": "t"}),
+        Answer(200, {"tunnels": [{"tunnel_id": "t"}]}),
+    ]
+    async with (
+        http_stub(answers) as stub,
+        IoTDAClient(stub.url, "proj", None, retries=0) as client,
+    ):
+        for call in (
+            _first_device(client),
+            client.create_tunnel("dev_1"),
+            client.list_tunnels(),
+        ):
+            error = await _error(call)
+            assert error.error_code == ErrorCode.CLIENT_BAD_RESPONSE
+            assert "unexpected answer" in error.error_msg
+
+
+async def _first_device(client: IoTDAClient):
+    async for device in client.list_devices():
+        return device
 
 
 async def test_instance_id_and_project_headers_are_sent_on_every_call():

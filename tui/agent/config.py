@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import ssl
-import stat
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tui.iotda import secretfile
 from tui.iotda.mqtt import KEEPALIVE_DEFAULT, KEEPALIVE_MAX, KEEPALIVE_MIN
 from tui.iotda.redact import mask
 
@@ -113,26 +113,10 @@ class AgentConfig:
 
 def read_secret_file(path: str | os.PathLike[str]) -> str:
     """The first line of a secret file that is not readable by group or others."""
-    p = Path(path).expanduser()
     try:
-        st = p.stat()
-    except OSError as exc:
-        raise ConfigError(f"cannot read secret file {p}: {exc.strerror}") from exc
-    if not stat.S_ISREG(st.st_mode):
-        raise ConfigError(f"secret file {p} is not a regular file")
-    if st.st_mode & 0o077:
-        raise ConfigError(
-            f"secret file {p} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
-            f"run: chmod 600 {p}"
-        )
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read secret file {p}") from exc
-    secret = text.splitlines()[0].strip() if text.strip() else ""
-    if not secret:
-        raise ConfigError(f"secret file {p} is empty")
-    return secret
+        return secretfile.read_secret_file(path)
+    except secretfile.SecretFileError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 _TOML_KEYS = {

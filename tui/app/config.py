@@ -8,11 +8,12 @@ profile names an environment variable or a file only the user can read.
 from __future__ import annotations
 
 import os
-import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tui.iotda import secretfile
 
 DEFAULT_THEME = "iotunnel-dark"
 DEFAULT_REFRESH_INTERVAL = 10.0
@@ -207,14 +208,10 @@ def load_config(path: Path | None = None) -> AppConfig:
 
 def read_secret_file(path_text: str, key: str, config_file: str) -> str:
     """Read a secret from a file only its owner can read; refuse anything looser."""
-    path = Path(path_text).expanduser()
     try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ConfigError(config_file, key, f"cannot read {path}: {exc.strerror}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(config_file, key, f"{path} is readable by others (chmod 600 it)")
-    return path.read_text(encoding="utf-8").strip()
+        return secretfile.read_secret_file(path_text)
+    except secretfile.SecretFileError as exc:
+        raise ConfigError(config_file, key, str(exc)) from None
 
 
 def read_secret_env(name: str, key: str, config_file: str) -> str:

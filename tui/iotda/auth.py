@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tui.iotda import signing
-from tui.iotda.errors import ErrorBody, IoTDAError
+from tui.iotda.errors import ErrorBody, ErrorCode, IoTDAError
 from tui.iotda.redact import mask
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 # itself: its loggers never go below INFO, whatever level a debug log file asks for.
 logging.getLogger("httpcore").setLevel(logging.INFO)
 
-TOKEN_HEADER = "X-Auth-Token"
+AUTH_TOKEN_HEADER = "X-Auth-Token"
 SUBJECT_TOKEN_HEADER = "X-Subject-Token"
 IAM_TOKEN_LIFETIME = timedelta(hours=24)
 IAM_RENEW_MARGIN = timedelta(hours=1)
@@ -39,7 +39,7 @@ class TokenAuth(httpx.Auth):
         return f"TokenAuth({mask(self._token)})"
 
     def auth_flow(self, request: httpx.Request):  # type: ignore[override]
-        request.headers[TOKEN_HEADER] = self._token
+        request.headers[AUTH_TOKEN_HEADER] = self._token
         yield request
 
 
@@ -77,7 +77,7 @@ class AkSkAuth(httpx.Auth):
         host = request.url.netloc.decode("ascii")
         algorithm = self.algorithm_for(request.url.host)
         if algorithm == signing.DERIVED and not self.region:
-            raise IoTDAError(0, "CLIENT.CONFIG", "derived AK/SK signing needs a region")
+            raise IoTDAError(0, ErrorCode.CLIENT_CONFIG, "derived AK/SK signing needs a region")
         # transport headers stay unsigned: proxies may rewrite them
         headers = {
             name: value for name, value in request.headers.items() if name.lower() not in _UNSIGNED
@@ -157,7 +157,9 @@ class IamPasswordAuth(httpx.Auth):
                     response = await http.post(url, json=self._request_body())
             except httpx.HTTPError as exc:
                 host = urlsplit(url).netloc
-                raise IoTDAError(0, "NETWORK", f"cannot reach IAM at {host}: {exc}") from None
+                raise IoTDAError(
+                    0, ErrorCode.CLIENT_NETWORK, f"cannot reach IAM at {host}: {exc}"
+                ) from None
             token = response.headers.get(SUBJECT_TOKEN_HEADER)
             if response.status_code != 201 or not token:
                 raise error_from_response(response)
@@ -171,12 +173,12 @@ class IamPasswordAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        request.headers[TOKEN_HEADER] = await self.token()
+        request.headers[AUTH_TOKEN_HEADER] = await self.token()
         response = yield request
         if response.status_code == 401:
             # the token may have been revoked early: one fresh try
             await response.aread()
-            request.headers[TOKEN_HEADER] = await self.token(force=True)
+            request.headers[AUTH_TOKEN_HEADER] = await self.token(force=True)
             yield request
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import httpx
 
 from tui.iotda.auth import error_from_response
-from tui.iotda.errors import IoTDAError
+from tui.iotda.errors import ErrorCode, IoTDAError, ProtocolError
 from tui.iotda.models import (
     DEFAULT_MARKER,
     DEVICE_PAGE_LIMIT_MAX,
@@ -26,6 +26,7 @@ from tui.iotda.models import (
     Tunnel,
     TunnelCreated,
 )
+from tui.iotda.paths import rest_base
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,17 @@ _DEVICE_FILTERS = (
     "end_time",
 )
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+T = TypeVar("T")
+
+
+def _decoded(parse: Callable[[Any], T], body: Any) -> T:
+    """A record from a 2xx body; an answer off the API's shapes is an IoTDAError too."""
+    try:
+        return parse(body)
+    except ProtocolError as exc:
+        raise IoTDAError(
+            0, ErrorCode.CLIENT_BAD_RESPONSE, f"unexpected answer from the platform: {exc}"
+        ) from None
 
 
 class IoTDAClient:
@@ -98,7 +110,7 @@ class IoTDAClient:
             params: dict[str, Any] = {**base, "limit": limit, "marker": marker}
             if offset:
                 params["offset"] = offset
-            page = DevicePage.from_json(await self._call("GET", "devices", params=params))
+            page = _decoded(DevicePage.from_json, await self._call("GET", "devices", params=params))
             yield page
             next_marker = page.page.marker
             if len(page.devices) < limit or not next_marker or next_marker == marker:
@@ -111,22 +123,24 @@ class IoTDAClient:
                 yield device
 
     async def show_device(self, device_id: str) -> DeviceDetail:
-        return DeviceDetail.from_json(await self._call("GET", f"devices/{device_id}"))
+        return _decoded(DeviceDetail.from_json, await self._call("GET", f"devices/{device_id}"))
 
     # --- tunnels ------------------------------------------------------------------------
 
     async def create_tunnel(self, device_id: str) -> TunnelCreated:
         body = await self._call("POST", "tunnels", json={"device_id": device_id}, idempotent=False)
-        return TunnelCreated.from_json(body)
+        return _decoded(TunnelCreated.from_json, body)
 
     async def list_tunnels(self, device_id: str | None = None) -> list[Tunnel]:
         params = {"device_id": device_id} if device_id else None
         body = await self._call("GET", "tunnels", params=params)
         tunnels = body.get("tunnels") if isinstance(body, dict) else None
-        return [Tunnel.from_json(t) for t in tunnels or []]
+        if not isinstance(tunnels, list):
+            tunnels = []
+        return [_decoded(Tunnel.from_json, t) for t in tunnels]
 
     async def show_tunnel(self, tunnel_id: str) -> Tunnel:
-        return Tunnel.from_json(await self._call("GET", f"tunnels/{tunnel_id}"))
+        return _decoded(Tunnel.from_json, await self._call("GET", f"tunnels/{tunnel_id}"))
 
     async def close_tunnel(self, tunnel_id: str) -> None:
         await self._call("PUT", f"tunnels/{tunnel_id}")
@@ -137,7 +151,7 @@ class IoTDAClient:
     # --- transport ----------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
-        return f"{self.endpoint}/v5/iot/{self.project_id}/{path}"
+        return f"{self.endpoint}{rest_base(self.project_id)}/{path}"
 
     async def _call(
         self,
@@ -162,7 +176,9 @@ class IoTDAClient:
                     await self._pause(attempt, f"{method} {path}: {type(exc).__name__}")
                     continue
                 raise IoTDAError(
-                    0, "NETWORK", f"cannot reach {httpx.URL(url).netloc.decode()}: {exc}"
+                    0,
+                    ErrorCode.CLIENT_NETWORK,
+                    f"cannot reach {httpx.URL(url).netloc.decode()}: {exc}",
                 ) from None
             if response.status_code >= 500 and idempotent and attempt < self._retries:
                 attempt += 1
@@ -176,7 +192,7 @@ class IoTDAClient:
                 return response.json()
             except ValueError:
                 raise IoTDAError(
-                    response.status_code, "CLIENT.BAD_RESPONSE", "response is not JSON"
+                    response.status_code, ErrorCode.CLIENT_BAD_RESPONSE, "response is not JSON"
                 ) from None
 
     async def _pause(self, attempt: int, why: str) -> None:

@@ -27,6 +27,10 @@ class ErrorCode:
     TUNNEL_TOKEN_EXPIRED = "IOTDA.019705"
     TUNNEL_QUOTA = "IOTDA.019706"  # decided
     APIGW_BAD_SIGNATURE = "APIGW.0301"
+    # raised by this client itself, never sent by a platform
+    CLIENT_CONFIG = "CLIENT.CONFIG"
+    CLIENT_NETWORK = "CLIENT.NETWORK"
+    CLIENT_BAD_RESPONSE = "CLIENT.BAD_RESPONSE"
 
 
 @dataclass(frozen=True)
