@@ -14,10 +14,15 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from tui import cli_options as opt
+from tui.iotda.models import DEFAULT_TOKEN_TTL
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+LOGIN_PASSWORD_ENV = "IOTUNNEL_LOGIN_PASSWORD"
+DEMO_PASSWORD = "demo"  # the demo fleet's login: not a secret, printed in the demo's notice
 
 log = logging.getLogger("iotunnel")
 
@@ -34,10 +39,11 @@ def _add_platform(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", required=True, metavar="FILE", help="seed TOML (project, devices)")
     p.add_argument("--state", metavar="PATH", help="SQLite state file (or :memory:)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--rest-port", type=int, default=0, help="REST/IAM port (0 = any free port)")
-    p.add_argument("--mqtt-port", type=int, default=0, help="MQTT port (0 = any free port)")
-    p.add_argument("--ws-port", type=int, default=0, help="tunnel WebSocket port (0 = any)")
-    p.add_argument("--token-ttl", type=int, default=86_400, help="tunnel token lifetime, seconds")
+    p.add_argument("--rest-port", type=opt.port, default=0, help="REST/IAM port (0 = any)")
+    p.add_argument("--mqtt-port", type=opt.port, default=0, help="MQTT port (0 = any)")
+    p.add_argument("--ws-port", type=opt.port, default=0, help="tunnel WebSocket port (0 = any)")
+    ttl_help = "tunnel token lifetime, seconds"
+    p.add_argument("--token-ttl", type=opt.positive_int, default=DEFAULT_TOKEN_TTL, help=ttl_help)
     p.add_argument("--tls-cert", metavar="FILE", help="certificate: https, mqtts and wss")
     p.add_argument("--tls-key", metavar="FILE", help="private key for --tls-cert")
     p.set_defaults(run=_run_platform)
@@ -45,53 +51,36 @@ def _add_platform(sub: argparse._SubParsersAction) -> None:
 
 def _run_platform(args: argparse.Namespace) -> int:
     import asyncio
-    import signal
     import sqlite3
 
     from tui.platform.config import PlatformConfig, SeedError, default_state_path, load_seed
     from tui.platform.server import Platform
+    from tui.runtime import stop_on_signal
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise UsageError("platform: --tls-cert and --tls-key go together")
-    if args.token_ttl <= 0:
-        raise UsageError("platform: --token-ttl must be a positive number of seconds")
-    for option in ("rest_port", "mqtt_port", "ws_port"):
-        if not 0 <= getattr(args, option) <= 65535:
-            flag = "--" + option.replace("_", "-")
-            raise UsageError(f"platform: {flag} must be a port number from 0 to 65535")
     try:
         seed = load_seed(args.seed)
     except SeedError as exc:
         raise UsageError(str(exc)) from None
-    config = PlatformConfig(
-        seed=seed,
-        state_path=args.state or str(default_state_path()),
-        host=args.host,
-        rest_port=args.rest_port,
-        mqtt_port=args.mqtt_port,
-        ws_port=args.ws_port,
-        token_ttl=args.token_ttl,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-    )
+    names = ("host", "rest_port", "mqtt_port", "ws_port", "token_ttl", "tls_cert", "tls_key")
+    state_path = args.state or str(default_state_path())
+    config = PlatformConfig(seed, state_path, **{name: getattr(args, name) for name in names})
 
     async def serve() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        platform = Platform(config)
-        try:
-            endpoints = await platform.start()
-        except (OSError, ValueError, sqlite3.Error) as exc:
-            log.debug("platform start failed", exc_info=True)
-            print(f"iotunnel: platform: cannot start: {exc}", file=sys.stderr)
-            return EXIT_FAILED
-        print(endpoints.ready_line(), flush=True)
-        try:
-            await stop.wait()
-        finally:
-            await platform.stop()
+        async with stop_on_signal() as stop:  # before "ready": a prompt SIGTERM stops cleanly
+            platform = Platform(config)
+            try:
+                endpoints = await platform.start()
+            except (OSError, ValueError, sqlite3.Error) as exc:
+                log.debug("platform start failed", exc_info=True)
+                print(f"iotunnel: platform: cannot start: {exc}", file=sys.stderr)
+                return EXIT_FAILED
+            print(endpoints.ready_line(), flush=True)
+            try:
+                await stop.wait()
+            finally:
+                await platform.stop()
         return EXIT_OK
 
     return asyncio.run(serve())
@@ -117,11 +106,7 @@ def _add_agent(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ssh-port", type=int, help="its port (default: 22)")
     p.add_argument("--login-user", help="username the pty backend accepts")
     p.add_argument("--login-password-file", help="password the pty backend accepts (0600 file)")
-    tls = p.add_mutually_exclusive_group()
-    tls.add_argument("--ca", help="CA bundle to check the platform's certificates against")
-    tls.add_argument(
-        "--insecure", action="store_true", default=None, help="do not check TLS certificates"
-    )
+    opt.add_tls_options(p)
     p.add_argument("--idle-timeout", type=float, help="seconds of no input before 408 (1800)")
     p.add_argument("--device-name", help="name shown in the pty prompt (default: device id)")
     p.add_argument("--keepalive", type=int, help="MQTT keepalive, 30–1200 s (default: 120)")
@@ -133,8 +118,7 @@ def _run_agent(args: argparse.Namespace) -> int:
     from tui.agent.runner import agent_main
 
     names = ("device_id", "secret_file", "mqtt", "backend", "ssh_host", "ssh_port", "login_user")
-    names += ("login_password_file", "ca", "insecure", "idle_timeout", "device_name")
-    names += ("keepalive",)
+    names += ("login_password_file", "ca", "insecure", "idle_timeout", "device_name", "keepalive")
     try:
         options = load_toml(args.config) if args.config else {}
         options.update({n: getattr(args, n) for n in names if getattr(args, n) is not None})
@@ -151,59 +135,51 @@ def _add_fleet(sub: argparse._SubParsersAction) -> None:
         "fleet",
         help="run simulated devices against a platform",
         description="Run a seed file's devices as simulated agents (pty backend). "
-        "SIGUSR1 takes a random device offline, SIGUSR2 brings every device back.",
+        "SIGUSR1 takes a random device offline, SIGUSR2 brings every device back. "
+        "The shells' password comes from --password-file (0600) or "
+        f"${LOGIN_PASSWORD_ENV}, else it is the demo's {DEMO_PASSWORD!r}.",
     )
     p.add_argument("--seed", required=True, help="the platform's seed TOML (device secrets)")
     p.add_argument("--mqtt", required=True, help="MQTT endpoint, mqtt[s]://host:port")
-    p.add_argument("--count", type=int, help="run only the first N devices")
+    p.add_argument("--count", type=opt.positive_int, help="run only the first N devices")
     p.add_argument("--username", default="demo", help="login the shells accept (demo)")
-    p.add_argument("--password", default="demo", help="password the shells accept (demo)")
-    p.add_argument(
-        "--flap",
-        action="append",
-        default=[],
-        metavar="DEVICE:SECONDS",
-        help="toggle DEVICE offline/online every SECONDS (repeatable)",
-    )
-    tls = p.add_mutually_exclusive_group()
-    tls.add_argument("--ca", help="CA bundle to check the platform's certificates against")
-    tls.add_argument("--insecure", action="store_true", help="do not check TLS certificates")
+    p.add_argument("--password-file", help="password the shells accept (0600 file)")
+    opt.refuse_secret_flag(p, "--password", f"--password-file or ${LOGIN_PASSWORD_ENV}")
+    flap_help = "toggle DEVICE offline/online every SECONDS (repeatable)"
+    p.add_argument("--flap", action="append", type=opt.flap, default=[], help=flap_help)
+    opt.add_tls_options(p)
     p.set_defaults(run=_run_fleet)
 
 
 def _run_fleet(args: argparse.Namespace) -> int:
+    import os
+
     from tui.agent.config import ConfigError
     from tui.agent.fleet import FleetDevice
     from tui.agent.runner import fleet_main
+    from tui.iotda.secretfile import SecretFileError, read_secret_file
     from tui.platform.config import SeedError, load_seed
 
     try:
         seed = load_seed(args.seed)
-    except SeedError as exc:
+        password = (
+            read_secret_file(args.password_file)
+            if args.password_file
+            else os.environ.get(LOGIN_PASSWORD_ENV) or DEMO_PASSWORD
+        )
+    except (SeedError, SecretFileError) as exc:
         raise UsageError(f"fleet: {exc}") from None
     devices = [FleetDevice(d.device_id, d.secret, d.device_name) for d in seed.devices]
-    if args.count is not None:
-        if args.count < 1:
-            raise UsageError("fleet: --count must be at least 1")
-        devices = devices[: args.count]
-    flaps = []
-    for item in args.flap:
-        device_id, _, seconds = item.rpartition(":")
-        try:
-            flaps.append((device_id, float(seconds)))
-        except ValueError:
-            raise UsageError(f"fleet: --flap wants DEVICE:SECONDS, not {item!r}") from None
-        if not device_id or flaps[-1][1] <= 0:
-            raise UsageError(f"fleet: --flap wants DEVICE:SECONDS, not {item!r}")
+    devices = devices[: args.count] if args.count is not None else devices
     try:
         return fleet_main(
             devices,
             args.mqtt,
             username=args.username,
-            password=args.password,
-            flaps=flaps,
+            password=password,
+            flaps=args.flap,
             ca_file=args.ca,
-            insecure=args.insecure,
+            insecure=bool(args.insecure),
         )
     except ConfigError as exc:
         raise UsageError(f"fleet: {exc}") from None
@@ -217,12 +193,8 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", help="asciicast v2 recording (.cast) or raw byte capture")
     p.add_argument("--cols", type=int, help="terminal width (default: recording's, else 80)")
     p.add_argument("--rows", type=int, help="terminal height (default: recording's, else 24)")
-    p.add_argument(
-        "--speed", type=float, default=1.0, help="playback speed factor; 0 plays all at once"
-    )
-    p.add_argument(
-        "--screen", action="store_true", help="print the final screen as plain text, no UI"
-    )
+    p.add_argument("--speed", type=float, default=1.0, help="speed factor; 0 plays all at once")
+    p.add_argument("--screen", action="store_true", help="print the final screen as text, no UI")
     p.set_defaults(run=_run_replay)
 
 
@@ -384,7 +356,10 @@ def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
     handler: logging.Handler
     if getattr(args, "log_file", None):
-        handler = logging.FileHandler(args.log_file)
+        from tui.iotda.localstate import touch_private
+
+        # a debug log may hold device names, user names, request ids: the user's eyes only
+        handler = logging.FileHandler(touch_private(args.log_file))
         level = logging.DEBUG
     else:
         handler = logging.StreamHandler(sys.stderr)
@@ -404,27 +379,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception as exc:  # the last resort: a bug must not print a traceback at the user
-        where = _record_crash(exc)
+        from tui.runtime import record_crash
+
+        where = record_crash(exc)
         print(
             f"iotunnel: internal error ({type(exc).__name__}); details in {where}", file=sys.stderr
         )
         return EXIT_FAILED
-
-
-def _record_crash(exc: BaseException) -> str:
-    """Append the traceback to the private log file; return where it went."""
-    import os
-    import traceback
-
-    from tui.iotda.localstate import open_private, state_dir, touch_private
-
-    try:
-        path = touch_private(state_dir() / "iotunnel.log")
-        with os.fdopen(open_private(path, "a"), "a", encoding="utf-8") as log_file:
-            log_file.write("".join(traceback.format_exception(exc)))
-        return str(path)
-    except OSError:
-        return "nowhere (the state directory is not writable)"
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Wired from tui/cli.py (`_add_devices`/`_run_devices`, `_add_tunnels`/`_run_tunnels`).
 Connection settings come from flags, then the environment (IOTUNNEL_ENDPOINT,
 IOTUNNEL_PROJECT_ID, IOTUNNEL_AK, IOTUNNEL_SK, IOTUNNEL_TOKEN), then the config profile.
-Secrets are read from the environment at run time, never shown in `--help`.
+Secrets never go on the command line (`ps` shows it to every user): `--sk-file` and
+`--token-file` name 0600 files, or the environment holds them.
 Exit codes: 0 ok, 1 platform error (error_msg and HTTP status on stderr), 2 usage/config.
 """
 
@@ -19,9 +20,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from tui.cli_options import refuse_secret_flag
 from tui.iotda.errors import ErrorCode, IoTDAError
 from tui.iotda.models import DEVICE_PAGE_LIMIT_MAX, Device, DeviceDetail, Tunnel
 from tui.iotda.redact import mask
+from tui.iotda.secretfile import SecretFileError, read_secret_file
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -51,8 +54,10 @@ def connection_parent() -> argparse.ArgumentParser:
     group.add_argument("--instance-id", help="IoTDA instance id (IOTUNNEL_INSTANCE_ID)")
     group.add_argument("--region", help="region, for derived AK/SK signing (IOTUNNEL_REGION)")
     group.add_argument("--ak", help="access key (IOTUNNEL_AK)")
-    group.add_argument("--sk", help="secret key; prefer IOTUNNEL_SK, a flag shows in `ps`")
-    group.add_argument("--token", help="IAM token; prefer IOTUNNEL_TOKEN")
+    group.add_argument("--sk-file", help="file holding the secret key, mode 0600 (IOTUNNEL_SK)")
+    group.add_argument("--token-file", help="file holding an IAM token, mode 0600 (IOTUNNEL_TOKEN)")
+    refuse_secret_flag(parent, "--sk", "--sk-file or IOTUNNEL_SK")
+    refuse_secret_flag(parent, "--token", "--token-file or IOTUNNEL_TOKEN")
     group.add_argument("--ca-file", help="CA bundle for a TLS endpoint (IOTUNNEL_CA_FILE)")
     parent.add_argument("--json", action="store_true", help="machine-readable JSON output")
     return parent
@@ -104,6 +109,17 @@ def _setting(args: argparse.Namespace, name: str, env: str) -> str | None:
     return value or None
 
 
+def _secret(args: argparse.Namespace, file_option: str, env: str) -> str | None:
+    """A secret from the 0600 file a flag names, else from the environment."""
+    path = getattr(args, file_option, None)
+    if path:
+        try:
+            return read_secret_file(path)
+        except SecretFileError as exc:
+            raise RemoteUsageError(str(exc)) from None
+    return os.environ.get(env) or None
+
+
 def resolve_connection(args: argparse.Namespace) -> Connection:
     """Flags, then IOTUNNEL_* variables, then the config profile (tui/app/config.py)."""
     from tui.iotda.auth import AkSkAuth, TokenAuth
@@ -112,11 +128,11 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
     project_id = _setting(args, "project_id", "IOTUNNEL_PROJECT_ID")
     instance_id = _setting(args, "instance_id", "IOTUNNEL_INSTANCE_ID")
     region = _setting(args, "region", "IOTUNNEL_REGION")
-    token = _setting(args, "token", "IOTUNNEL_TOKEN")
-    ak, sk = _setting(args, "ak", "IOTUNNEL_AK"), _setting(args, "sk", "IOTUNNEL_SK")
+    token = _secret(args, "token_file", "IOTUNNEL_TOKEN")
+    ak, sk = _setting(args, "ak", "IOTUNNEL_AK"), _secret(args, "sk_file", "IOTUNNEL_SK")
     ca_file = _setting(args, "ca_file", "IOTUNNEL_CA_FILE")
     if bool(ak) != bool(sk):
-        raise RemoteUsageError("AK/SK auth needs both --ak/IOTUNNEL_AK and --sk/IOTUNNEL_SK")
+        raise RemoteUsageError("AK/SK auth needs both --ak/IOTUNNEL_AK and --sk-file/IOTUNNEL_SK")
     auth: Any = TokenAuth(token) if token else AkSkAuth(ak, sk, region=region) if ak else None
     if endpoint is None or project_id is None or auth is None:
         profile, profile_auth = _profile(args, need_auth=auth is None)
@@ -127,7 +143,7 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
                 if value is None
             ]
             if auth is None:
-                missing.append("--token or --ak/--sk")
+                missing.append("--token-file or --ak/--sk-file")
             raise RemoteUsageError(f"no profile configured and missing {', '.join(missing)}")
         endpoint = endpoint or profile.endpoint
         project_id = project_id or profile.project_id
@@ -137,10 +153,8 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
 
 
 def _profile(args: argparse.Namespace, *, need_auth: bool) -> tuple[Any, Any]:
-    try:
-        from tui.app.config import ConfigError, build_auth, load_config
-    except ImportError:  # the dashboard's config loader is optional for the CLI
-        return None, None
+    from tui.app.config import ConfigError, build_auth, load_config
+
     try:
         config = load_config()
         if not config.profiles:
@@ -237,11 +251,7 @@ async def devices_action(client: Any, args: argparse.Namespace, conn: Connection
         text = table(rows, ("DEVICE_ID", "STATUS", "NAME", "PRODUCT_ID"))
         return [d.to_json() for d in devices], text
     detail: DeviceDetail = await client.show_device(args.device_id)
-    body = detail.to_json()
-    if not args.show_secret and isinstance(body.get("auth_info"), dict):
-        info = body["auth_info"]
-        if info.get("secret"):
-            info["secret"] = mask(str(info["secret"]))
+    body = detail.to_json(show_secret=args.show_secret)
     lines = [f"{key}: {value}" for key, value in body.items() if value not in (None, [], {})]
     return body, "\n".join(lines)
 

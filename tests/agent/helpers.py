@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import os
 
+from tui.agent.backends.base import ShellSession
+
 
 def alive(pid: int) -> bool:
     """True while `pid` exists and is not a zombie."""
@@ -113,3 +115,19 @@ class CuttableProxy:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+
+
+async def read_until(session: ShellSession, marker: bytes, timeout: float = 30.0) -> bytes:
+    """A shell session's output up to and including `marker` (or up to its end)."""
+    seen = b""
+
+    async def loop() -> bytes:
+        nonlocal seen
+        while marker not in seen:
+            data = await session.read()
+            if not data:
+                break
+            seen += data
+        return seen
+
+    return await asyncio.wait_for(loop(), timeout)

@@ -178,11 +178,18 @@ async def test_fleet_runs_devices_and_takes_them_offline(platform: RunningPlatfo
 async def test_fleet_bad_options_exit_2(tmp_path: Path) -> None:
     bad_seed = tmp_path / "seed.toml"
     bad_seed.write_text("devices = [")
+    loose = tmp_path / "password"
+    loose.write_text("pw-on-a-shared-disk\n")
+    loose.chmod(0o644)
+    base = ["fleet", "--seed", str(SEED_FILE), "--mqtt", "mqtt://127.0.0.1:1"]
     for args in (
         ["fleet", "--seed", str(bad_seed), "--mqtt", "mqtt://127.0.0.1:1"],
-        ["fleet", "--seed", str(SEED_FILE), "--mqtt", "mqtt://127.0.0.1:1", "--flap", "x"],
+        [*base, "--flap", "x"],
         ["fleet", "--seed", str(SEED_FILE), "--mqtt", "http://nope"],
+        [*base, "--password-file", str(loose)],  # readable by others: refused
+        [*base, "--password", "pw-in-ps-output"],  # a secret flag would show in `ps`
     ):
         proc = await Proc.start(*args)
         assert await proc.finish() == 2, proc.lines
-        assert "Traceback" not in "".join(proc.lines)
+        output = "".join(proc.lines)
+        assert "Traceback" not in output and "pw-in-ps-output" not in output

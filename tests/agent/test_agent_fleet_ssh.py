@@ -11,7 +11,7 @@ import pytest
 from tests.agent.helpers import children_of
 from tests.agent.source import Source
 from tests.agent.sshd import ssh_server
-from tests.agent.test_agent_platform import agent_config, running_agent
+from tests.support.agent import agent_config, running_agent
 from tests.support.platform import SEED_FILE, RunningPlatform
 from tui.agent.backends.ssh import SshBackend
 from tui.agent.config import MqttEndpoint

@@ -13,9 +13,10 @@ import pytest
 
 from tests.agent.helpers import CuttableProxy, alive, children_of, wait_exit
 from tests.agent.source import Source
+from tests.support.agent import DEVICE, LOGIN, agent_config, running_agent
 from tests.support.platform import SEED_FILE, RunningPlatform, running_platform
 from tui.agent.agent import Agent
-from tui.agent.config import AgentConfig, MqttEndpoint
+from tui.agent.config import MqttEndpoint
 from tui.agent.mqtt_link import MqttLink
 from tui.agent.tunnel import DeviceTunnel
 from tui.iotda.frames import SSH_TIMEOUT_REQUEST_ID, Op
@@ -25,41 +26,6 @@ from tui.platform.config import PlatformConfig, load_seed
 from tui.platform.server import Platform
 
 TIMEOUT = 30.0
-DEVICE = "boiler_0001"
-LOGIN = ("demo", "demo-password")
-
-
-def agent_config(
-    mqtt_url: str, secret: str, device_id: str = DEVICE, **extra: object
-) -> AgentConfig:
-    values: dict[str, object] = {
-        "device_id": device_id,
-        "secret": secret,
-        "mqtt": MqttEndpoint.parse(mqtt_url),
-        "backend": "pty",
-        "login_user": LOGIN[0],
-        "login_password": LOGIN[1],
-        "device_name": "Boiler room 1",
-        # quick retries: the test waits on events, never on these delays
-        "tunnel_retry_step": 0.2,
-        "mqtt_backoff_initial": 0.2,
-        "mqtt_backoff_max": 1.0,
-    }
-    values.update(extra)
-    return AgentConfig(**values)  # type: ignore[arg-type]
-
-
-@contextlib.asynccontextmanager
-async def running_agent(config: AgentConfig, **kwargs: object) -> AsyncIterator[Agent]:
-    agent = Agent(config, **kwargs)  # type: ignore[arg-type]
-    await agent.set_online(True)
-    try:
-        await asyncio.wait_for(agent.wait_connected(), TIMEOUT)
-        yield agent
-    finally:
-        await agent.stop()
-        # nothing the agent started may outlive it
-        assert children_of(os.getpid()) == []
 
 
 async def device_tunnel(agent: Agent, tunnel_id: str) -> DeviceTunnel:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.agent.source import Source
-from tests.agent.test_agent_platform import LOGIN, agent_config, running_agent
+from tests.support.agent import LOGIN, agent_config, running_agent
 from tests.support.platform import SEED_FILE, RunningPlatform
 from tests.support.tls import client_context, make_certificate
 from tui.agent.agent import Agent

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from tests.agent.helpers import open_fds, wait_exit
+from tests.agent.helpers import open_fds, read_until, wait_exit
 from tui.agent.backends.base import LoginFailed
-from tui.agent.backends.pty import PtyBackend, PtySession
+from tui.agent.backends.pty import PtyBackend
 
 TIMEOUT = 20.0
-
-
-async def read_until(session: PtySession, marker: bytes, timeout: float = TIMEOUT) -> bytes:
-    seen = b""
-
-    async def loop() -> bytes:
-        nonlocal seen
-        while marker not in seen:
-            data = await session.read()
-            if not data:
-                break
-            seen += data
-        return seen
-
-    return await asyncio.wait_for(loop(), timeout)
 
 
 @pytest.fixture

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.agent.helpers import read_until
 from tests.agent.sshd import ssh_server
 from tui.agent.backends.base import LoginFailed
-from tui.agent.backends.ssh import SshBackend, SshSession
+from tui.agent.backends.ssh import SshBackend
 
 TIMEOUT = 20.0
 
@@ -18,21 +18,6 @@ TIMEOUT = 20.0
 async def ssh_port() -> AsyncIterator[int]:
     async with ssh_server() as port:
         yield port
-
-
-async def read_until(session: SshSession, marker: bytes) -> bytes:
-    seen = b""
-
-    async def loop() -> bytes:
-        nonlocal seen
-        while marker not in seen:
-            data = await session.read()
-            if not data:
-                break
-            seen += data
-        return seen
-
-    return await asyncio.wait_for(loop(), TIMEOUT)
 
 
 async def test_good_password_runs_a_shell_with_resize(ssh_port: int) -> None:

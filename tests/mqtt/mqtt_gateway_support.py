@@ -169,15 +169,18 @@ class RawClient:
         assert isinstance(ack, ConnAck)
         return ack
 
-    async def wait_closed(self) -> None:
-        """Until the server closes the connection (anything it sends first is skipped)."""
+    async def wait_closed(self) -> bytes:
+        """Until the server closes the connection; returns whatever it sent before that."""
+        received = bytearray()
         async with asyncio.timeout(WAIT):
             while True:
                 try:
-                    if not await self.reader.read(65536):
-                        return
+                    chunk = await self.reader.read(65536)
                 except ConnectionError:
-                    return
+                    return bytes(received)
+                if not chunk:
+                    return bytes(received)
+                received += chunk
 
     async def close(self) -> None:
         self.writer.close()

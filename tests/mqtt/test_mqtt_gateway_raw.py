@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import ssl
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from mqtt_gateway_support import (
     start_gateway,
 )
 
+from tests.support.tls import client_context, make_certificate
 from tui.iotda.mqtt import events_down_topic
 from tui.platform.mqtt import ConnackCode, DeviceGateway
 from tui.platform.mqtt.codec import (
@@ -118,7 +118,7 @@ async def test_bad_first_packet_closes_without_connack(live: LiveGateway, first:
     client = await RawClient.open(live.port)
     try:
         await client.send(first)  # type: ignore[arg-type]
-        await client.wait_closed()
+        assert await client.wait_closed() == b""  # closed without a CONNACK or anything else
     finally:
         await client.close()
 
@@ -177,44 +177,11 @@ async def test_stop_closes_every_connection_and_reports_offline() -> None:
             await client.close()
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 async def test_tls_with_paho(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = make_certificate(tmp_path)
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
-    client_ctx = ssl.create_default_context(cafile=str(cert))
-    client_ctx.check_hostname = False  # the test connects to 127.0.0.1, the cert names localhost
+    client_ctx = client_context(cert)  # the certificate names 127.0.0.1 too
     recorder = Recorder()
     gateway = DeviceGateway(SECRETS.get, recorder.on_status, recorder.on_uplink)
     port = await gateway.start(ssl_context=server_ctx)

@@ -217,3 +217,4 @@ async def test_default_state_path_tls_and_token_ttl(tmp_path):
             await proc.wait()
     state = Path(os.environ["XDG_STATE_HOME"]) / "iotunnel" / "platform.sqlite3"
     assert state.exists() and state.stat().st_mode & 0o077 == 0
+    assert state.parent.stat().st_mode & 0o077 == 0  # the state dir is created 0700

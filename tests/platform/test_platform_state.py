@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 from tests.support.device import mqtt_device
 from tests.support.platform import running_platform
 from tests.support.tunnel_ws import next_frame, open_link
 from tui.iotda.frames import Op
+from tui.platform.store import Store
 
 
 async def test_restart_loses_nothing_and_stores_only_hashes(tmp_path):
@@ -59,3 +63,16 @@ async def test_restart_loses_nothing_and_stores_only_hashes(tmp_path):
             assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
             await app.close()
             await dev.close()
+
+
+def test_store_creates_its_dir_0700_and_files_0600_before_sqlite_writes(tmp_path):
+    old = os.umask(0o022)  # the usual umask would leave everything world-readable
+    try:
+        store = Store(tmp_path / "fresh" / "platform.sqlite3")
+        store.close()
+    finally:
+        os.umask(old)
+    folder = tmp_path / "fresh"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    files = list(folder.iterdir())
+    assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files), files

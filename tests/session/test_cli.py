@@ -155,3 +155,32 @@ async def test_profile_from_config_file(tmp_path: Path) -> None:
         assert len(result.json()) == len(p.device_ids)
         broken = await cli(None, "devices", "list", IOTUNNEL_CONFIG=str(config))
         assert broken.code == 2 and "LOCAL_SK" in broken.err
+
+
+async def test_secrets_come_from_0600_files_never_from_flags(tmp_path: Path) -> None:
+    async with running_platform() as p:
+        sk_file = tmp_path / "sk"
+        sk_file.write_text(p.sk + "\n")
+        sk_file.chmod(0o600)
+        good = await cli(p, "devices", "list", "--json", "--sk-file", str(sk_file), IOTUNNEL_SK="")
+        assert good.code == 0, good.err
+        assert len(good.json()) == len(p.device_ids)
+        sk_file.chmod(0o644)
+        loose = await cli(p, "devices", "list", "--sk-file", str(sk_file), IOTUNNEL_SK="")
+        assert loose.code == 2 and "chmod 600" in loose.err
+        token_file = tmp_path / "token"
+        token_file.write_text("not-a-valid-token-0123456789")
+        token_file.chmod(0o600)
+        refused = await cli(p, "devices", "list", "--token-file", str(token_file))
+        assert refused.code == 1 and "HTTP 401" in refused.err
+        assert "not-a-valid-token-0123456789" not in refused.err
+    for flag in ("--sk", "--token"):  # a secret on the command line shows in `ps`
+        gone = await cli(None, "devices", "list", flag, "secret-value")
+        assert gone.code == 2 and "-file" in gone.err and "secret-value" not in gone.err
+
+
+async def test_log_file_is_created_private(tmp_path: Path) -> None:
+    log_file = tmp_path / "debug.log"
+    result = await cli(None, "--log-file", str(log_file), "devices", "list")
+    assert result.code == 2  # no connection settings: the log file exists all the same
+    assert stat.S_IMODE(log_file.stat().st_mode) == 0o600

@@ -10,8 +10,9 @@ import ssl
 from tui.agent.backends.base import ShellBackend
 from tui.agent.config import AgentConfig, ssl_context
 from tui.agent.mqtt_link import MqttLink
-from tui.agent.tunnel import DeviceTunnel, tunnel_id_of
+from tui.agent.tunnel import DeviceTunnel
 from tui.iotda.mqtt import TunnelNotify
+from tui.iotda.paths import tunnel_id_from_uri
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class Agent:
         if not notify.tunnel_uri.startswith(("ws://", "wss://")) or not notify.tunnel_access_token:
             log.warning("device %s: tunnel_notify without a usable URI or token", self.device_id)
             return
-        tunnel_id = tunnel_id_of(notify.tunnel_uri)
+        tunnel_id = tunnel_id_from_uri(notify.tunnel_uri)
         log.info("device %s: tunnel_notify for %s", self.device_id, tunnel_id)
         current = self.tunnels.get(tunnel_id)
         task = self._tunnel_tasks.get(tunnel_id)

@@ -35,7 +35,6 @@ from tui.iotda.redact import mask
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT = 5.0
 # a connection lost sooner than this does not reset the backoff: two agents with the same
 # device id take the session from each other, and must not fight at 1 Hz forever
 STABLE_AFTER = 10.0

@@ -7,52 +7,14 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
+
+from tui.runtime import run_until_signal
 
 if TYPE_CHECKING:
     from tui.agent.fleet import FleetDevice
 
 log = logging.getLogger(__name__)
-
-
-class Runnable(Protocol):
-    async def run(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-async def run_until_signal(
-    target: Runnable, extra_signals: dict[int, Callable[[], Awaitable[object]]] | None = None
-) -> int:
-    """Run `target` until SIGTERM or SIGINT, then stop it. Returns the exit code (0).
-
-    `extra_signals` maps other signals (e.g. SIGUSR1 for a fleet) to coroutines to run.
-    """
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    background: set[asyncio.Task[object]] = set()
-
-    def spawn(action: Callable[[], Awaitable[object]]) -> None:
-        task = asyncio.ensure_future(action())
-        background.add(task)
-        task.add_done_callback(background.discard)
-
-    for sig, action in (extra_signals or {}).items():
-        loop.add_signal_handler(sig, spawn, action)
-    runner = asyncio.create_task(target.run())
-    waiter = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        log.info("stopping")
-        await target.stop()
-        await asyncio.wait_for(runner, 30)
-    finally:
-        waiter.cancel()
-        for sig in (signal.SIGTERM, signal.SIGINT, *(extra_signals or {})):
-            loop.remove_signal_handler(sig)
-    return 0
 
 
 def agent_main(options: dict[str, object]) -> int:

@@ -14,7 +14,6 @@ import logging
 import ssl
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -36,11 +35,12 @@ from tui.iotda.frames import (
     disconnect_frame,
 )
 from tui.iotda.mqtt import TunnelNotify
+from tui.iotda.paths import tunnel_id_from_uri
+from tui.iotda.redact import quiet_logger
 
 log = logging.getLogger(__name__)
 # websockets logs request headers at DEBUG, the device token among them: never that verbose
-_WS_LOG = logging.getLogger(f"{__name__}.websocket")
-_WS_LOG.setLevel(logging.INFO)
+_WS_LOG = quiet_logger(f"{__name__}.websocket")
 
 MAX_RETRIES = 10
 DEFAULT_COLS, DEFAULT_ROWS = 128, 30
@@ -48,11 +48,6 @@ DEFAULT_COLS, DEFAULT_ROWS = 128, 30
 # dropped by decode_frame instead of closing the whole tunnel with 1009
 MAX_MESSAGE = 1 << 20
 _GIVE_UP_STATUS = frozenset({400, 401, 403, 404})
-
-
-def tunnel_id_of(uri: str) -> str:
-    parts = [p for p in urlsplit(uri).path.split("/") if p]
-    return parts[-2] if len(parts) >= 2 else uri
 
 
 class DeviceTunnel:
@@ -73,7 +68,7 @@ class DeviceTunnel:
         on_finished: Callable[[DeviceTunnel], None] | None = None,
     ) -> None:
         self.notify = notify
-        self.tunnel_id = tunnel_id_of(notify.tunnel_uri)
+        self.tunnel_id = tunnel_id_from_uri(notify.tunnel_uri)
         self._backend = backend
         self._ssl = ssl_context
         self._idle_timeout = idle_timeout

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from tui.iotda.errors import ProtocolError
+from tui.iotda.redact import mask
 
 DEFAULT_MARKER = "f" * 24
 DEVICE_PAGE_LIMIT_MAX = 50
@@ -162,15 +163,19 @@ class DeviceDetail:
     """A device as the show API returns it: the list fields and its times and auth info."""
 
     device: Device
-    auth_info: dict[str, Any] = field(default_factory=dict)
+    # may hold the device secret: never in a repr, masked in to_json unless asked for
+    auth_info: dict[str, Any] = field(default_factory=dict, repr=False)
     create_time: str | None = None
     connection_status_update_time: str | None = None
     active_time: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, show_secret: bool = False) -> dict[str, Any]:
+        auth_info = dict(self.auth_info)
+        if not show_secret and auth_info.get("secret"):
+            auth_info["secret"] = mask(str(auth_info["secret"]))
         body = self.device.to_json()
         body.update(
-            auth_info=dict(self.auth_info),
+            auth_info=auth_info,
             create_time=self.create_time,
             connection_status_update_time=self.connection_status_update_time,
             active_time=self.active_time,
@@ -305,8 +310,6 @@ class TunnelCreated:
     tunnel_uri: str
 
     def __repr__(self) -> str:  # the token never reaches a log through repr
-        from tui.iotda.redact import mask
-
         return (
             f"TunnelCreated(tunnel_id={self.tunnel_id!r}, "
             f"tunnel_access_token={mask(self.tunnel_access_token)!r}, "

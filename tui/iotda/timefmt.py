@@ -19,11 +19,3 @@ def parse_compact(text: str) -> datetime:
 def format_millis(moment: datetime) -> str:
     moment = moment.astimezone(UTC)
     return f"{moment.strftime(_MILLIS)}.{moment.microsecond // 1000:03d}Z"
-
-
-def parse_millis(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -10,15 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tui.iotda import signing
+from tui.iotda.auth import AUTH_TOKEN_HEADER
 from tui.iotda.errors import ErrorCode, IoTDAError
 from tui.iotda.redact import mask
 from tui.platform.config import Seed
 from tui.platform.store import Store
 
 log = logging.getLogger(__name__)
-
-AUTH_TOKEN_HEADER = "x-auth-token"
-SUBJECT_TOKEN_HEADER = "X-Subject-Token"
 
 
 def _denied(msg: str) -> IoTDAError:
@@ -92,14 +90,14 @@ class RestAuth:
     ) -> None:
         """Raise 401 APIGW.0301 unless the request carries a valid token or AK/SK signature."""
         lowered = {name.lower(): value for name, value in headers.items()}
-        token = lowered.get(AUTH_TOKEN_HEADER)
+        token = lowered.get(AUTH_TOKEN_HEADER.lower())
         if token is not None:
             if not self._store.iam_token_valid(token, self._clock()):
                 raise _denied("the token is invalid or expired")
             return
         header = lowered.get("authorization")
         if header is None:
-            raise _denied("no X-Auth-Token or Authorization header")
+            raise _denied(f"no {AUTH_TOKEN_HEADER} or Authorization header")
         parsed = signing.parse_authorization(header)
         if parsed is None:
             raise _denied("unreadable Authorization header")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui.iotda.localstate import state_dir
 from tui.iotda.models import DEFAULT_TOKEN_TTL, default_device_id, is_valid_device_id
 from tui.iotda.redact import mask
 
@@ -78,8 +78,7 @@ class PlatformConfig:
 
 
 def default_state_path() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "iotunnel" / "platform.sqlite3"
+    return state_dir() / "platform.sqlite3"
 
 
 def _need_str(table: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tui.iotda.auth import AUTH_TOKEN_HEADER
+from tui.iotda.paths import REST_BASE
+
 _S = {"type": "string"}
 _NS = {"type": "string", "nullable": True}
 _COMPACT = {"type": "string", "pattern": r"^\d{8}T\d{6}Z$"}
@@ -181,14 +184,14 @@ def openapi_document(project_id: str) -> dict[str, Any]:
         _param("end_time", "query", _COMPACT),
     ]
     secured = [{"token": []}, {"aksk": []}]
-    base = "/v5/iot/{project_id}"
+    base = REST_BASE
     return {
         "openapi": "3.0.3",
         "info": {"title": "iotunnel local IoTDA", "version": "5"},
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {
-                "token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
+                "token": {"type": "apiKey", "in": "header", "name": AUTH_TOKEN_HEADER},
                 "aksk": {"type": "apiKey", "in": "header", "name": "Authorization"},
             },
         },

@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket
 
 from tui.iotda.errors import ErrorBody, ErrorCode, IoTDAError
 from tui.iotda.frames import TOKEN_HEADER, Op, TunnelFrame
+from tui.iotda.paths import DEVICE_SIDE, SOURCE_SIDE, tunnel_ws_path
 from tui.platform.tunnels import DEVICE, SOURCE, TunnelService, send_quietly
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def _endpoint(service: TunnelService, side: str):
 
 def relay_routes(service: TunnelService) -> list[WebSocketRoute]:
     return [
-        WebSocketRoute("/v5/iot/tunnels/{tunnel_id}/source-connect", _endpoint(service, SOURCE)),
-        WebSocketRoute("/v5/iot/tunnels/{tunnel_id}/device-connect", _endpoint(service, DEVICE)),
+        WebSocketRoute(tunnel_ws_path("{tunnel_id}", SOURCE_SIDE), _endpoint(service, SOURCE)),
+        WebSocketRoute(tunnel_ws_path("{tunnel_id}", DEVICE_SIDE), _endpoint(service, DEVICE)),
         WebSocketRoute("/{path:path}", _no_such_link),  # last: every other upgrade
     ]

@@ -20,19 +20,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tui.iotda.auth import SUBJECT_TOKEN_HEADER
 from tui.iotda.errors import ErrorBody, ErrorCode, IoTDAError
 from tui.iotda.models import (
     DEFAULT_MARKER,
     DEVICE_OFFSET_MAX,
     DEVICE_PAGE_LIMIT_MAX,
+    ConnectState,
     Device,
     DeviceDetail,
     Page,
     Tag,
+    Tunnel,
     is_valid_device_id,
 )
+from tui.iotda.paths import REST_BASE
 from tui.iotda.timefmt import format_compact, format_millis, parse_compact
-from tui.platform.auth import SUBJECT_TOKEN_HEADER, RestAuth
+from tui.platform.auth import RestAuth
 from tui.platform.store import DeviceFilter, DeviceRecord, Store, TunnelRecord, record_marker
 from tui.platform.tunnels import TunnelService
 
@@ -84,6 +88,10 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
 
 def _bad(msg: str, code: str = ErrorCode.INVALID_INPUT) -> IoTDAError:
     return IoTDAError(400, code, msg)
+
+
+def _bad_device_id() -> IoTDAError:
+    return _bad("device_id must be ≤128 characters of [A-Za-z0-9_-]")
 
 
 def _require_json_media_type(request: Request) -> None:
@@ -146,22 +154,20 @@ def device_detail(record: DeviceRecord) -> DeviceDetail:
     )
 
 
+def tunnel_model(tunnel: TunnelRecord) -> Tunnel:
+    return Tunnel(
+        tunnel_id=tunnel.tunnel_id,
+        device_id=tunnel.device_id,
+        status=tunnel.status,
+        create_time=_compact(tunnel.create_time),
+        closed_time=_compact(tunnel.update_time),  # TunnelInfo's name for "last update"
+        source_connect_state=ConnectState(tunnel.source_state, _compact(tunnel.source_time)),
+        device_connect_state=ConnectState(tunnel.device_state, _compact(tunnel.device_time)),
+    )
+
+
 def tunnel_json(tunnel: TunnelRecord) -> dict[str, Any]:
-    return {
-        "tunnel_id": tunnel.tunnel_id,
-        "device_id": tunnel.device_id,
-        "create_time": _compact(tunnel.create_time),
-        "closed_time": _compact(tunnel.update_time),
-        "status": tunnel.status,
-        "source_connect_state": {
-            "status": tunnel.source_state,
-            "last_update_time": _compact(tunnel.source_time),
-        },
-        "device_connect_state": {
-            "status": tunnel.device_state,
-            "last_update_time": _compact(tunnel.device_time),
-        },
-    }
+    return tunnel_model(tunnel).to_json()
 
 
 class RestApi:
@@ -248,7 +254,7 @@ class RestApi:
     async def show_device(self, request: Request, body: bytes) -> Response:
         device_id = request.path_params["device_id"]
         if not is_valid_device_id(device_id):
-            raise _bad("device_id must be ≤128 characters of [A-Za-z0-9_-]")
+            raise _bad_device_id()
         record = self.store.get_device(device_id)
         if record is None:
             raise IoTDAError(404, ErrorCode.DEVICE_NOT_FOUND, f"device {device_id} not found")
@@ -258,14 +264,14 @@ class RestApi:
         payload = self._json(body)
         device_id = payload.get("device_id") if isinstance(payload, dict) else None
         if not isinstance(device_id, str) or not is_valid_device_id(device_id):
-            raise _bad("device_id must be ≤128 characters of [A-Za-z0-9_-]")
+            raise _bad_device_id()
         created = await self.tunnels.create(device_id)
         return JSONResponse(created.to_json(), status_code=201)
 
     async def list_tunnels(self, request: Request, body: bytes) -> Response:
         device_id = request.query_params.get("device_id")
         if device_id is not None and not is_valid_device_id(device_id):
-            raise _bad("device_id must be ≤128 characters of [A-Za-z0-9_-]")
+            raise _bad_device_id()
         tunnels = self.tunnels.list_tunnels(device_id)
         return JSONResponse({"tunnels": [tunnel_json(t) for t in tunnels]})
 
@@ -284,7 +290,7 @@ class RestApi:
         async def serve_openapi(request: Request) -> Response:
             return JSONResponse(openapi)
 
-        base = "/v5/iot/{project_id}"
+        base = REST_BASE
         g = self._guard
         return [
             Route("/openapi.json", serve_openapi, methods=["GET"]),

@@ -25,6 +25,8 @@ from starlette.exceptions import HTTPException
 
 from tui.iotda.frames import MAX_FRAME_BYTES
 from tui.iotda.mqtt import TunnelNotify, events_down_topic
+from tui.iotda.paths import DEVICE_SIDE, SOURCE_SIDE, tunnel_ws_path
+from tui.iotda.redact import quiet_logger
 from tui.platform.auth import RestAuth
 from tui.platform.config import PlatformConfig
 from tui.platform.mqtt import DeviceGateway
@@ -49,7 +51,7 @@ _BAD_CLIENT_UTF8 = "Invalid UTF-8 sequence received from client."
 
 class _WireLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.INFO or record.msg == _SPURIOUS_DENIAL_ERROR:
+        if record.msg == _SPURIOUS_DENIAL_ERROR:
             return False
         if record.msg == _BAD_CLIENT_UTF8:
             record.exc_info, record.exc_text = None, None
@@ -60,7 +62,7 @@ class _WireLogFilter(logging.Filter):
 def quiet_wire_logs() -> None:
     """Keep secrets out of uvicorn's DEBUG output, whatever level the root logger has."""
     for name in _WIRE_LOGGERS:
-        logger = logging.getLogger(name)
+        logger = quiet_logger(name)
         if not any(isinstance(f, _WireLogFilter) for f in logger.filters):
             logger.addFilter(_WireLogFilter())
 
@@ -201,8 +203,8 @@ class Platform:
                 self.store,
                 token_ttl=cfg.token_ttl,
                 edition=cfg.seed.edition,
-                source_uri=lambda tid: f"{ws_base}/v5/iot/tunnels/{tid}/source-connect",
-                device_uri=lambda tid: f"{ws_base}/v5/iot/tunnels/{tid}/device-connect",
+                source_uri=lambda tid: ws_base + tunnel_ws_path(tid, SOURCE_SIDE),
+                device_uri=lambda tid: ws_base + tunnel_ws_path(tid, DEVICE_SIDE),
                 notify=self._notify,
             )
             mqtt_url = await self._start_gateway(host, tls)

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tui.iotda.models import DeviceStatus, LinkStatus, TunnelStatus
+from tui.iotda.localstate import touch_private
+from tui.iotda.models import TUNNEL_LIST_MAX, DeviceStatus, LinkStatus, TunnelStatus
 from tui.platform.config import SeedDevice
 
 _SCHEMA = """
@@ -123,13 +124,13 @@ class Store:
     def __init__(self, path: str | Path = ":memory:") -> None:
         path = str(path)
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # 0600 before SQLite opens it (its -wal/-shm files copy this mode)
+            touch_private(path)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL survives a killed process (not a power cut) without an fsync a write
             self._db.execute("PRAGMA synchronous=NORMAL")
-            Path(path).chmod(0o600)
         self._db.executescript(_SCHEMA)
         self._listeners: list[Callable[[], None]] = []
 
@@ -273,7 +274,9 @@ class Store:
         ).fetchone()
         return TunnelRecord(*row) if row else None
 
-    def list_tunnels(self, device_id: str | None = None, limit: int = 100) -> list[TunnelRecord]:
+    def list_tunnels(
+        self, device_id: str | None = None, limit: int = TUNNEL_LIST_MAX
+    ) -> list[TunnelRecord]:
         sql = f"SELECT {_TUNNEL_COLUMNS} FROM tunnels"
         args: list = []
         if device_id is not None:

@@ -59,10 +59,6 @@ class LiveTunnel:
     timer: asyncio.TimerHandle | None = None
 
 
-def _error(status: int, code: str, msg: str) -> IoTDAError:
-    return IoTDAError(status, code, msg)
-
-
 async def send_quietly(link: Link | None, text: str) -> bool:
     """Send on a link that may be closing; a failed send is the peer's problem, not ours."""
     if link is None:
@@ -158,7 +154,7 @@ class TunnelService:
 
     def _check_edition(self) -> None:
         if self.edition == "basic":
-            raise _error(
+            raise IoTDAError(
                 403,
                 ErrorCode.EDITION_NOT_SUPPORTED,
                 "tunnels are not available on the basic edition",
@@ -170,7 +166,7 @@ class TunnelService:
         if tunnel is None:
             # an error body never echoes kilobytes of whatever a client put in the path
             shown = tunnel_id if len(tunnel_id) <= MAX_TUNNEL_ID_LENGTH else tunnel_id[:32] + "…"
-            raise _error(404, ErrorCode.TUNNEL_NOT_FOUND, f"tunnel {shown} not found")
+            raise IoTDAError(404, ErrorCode.TUNNEL_NOT_FOUND, f"tunnel {shown} not found")
         return tunnel
 
     def list_tunnels(self, device_id: str | None) -> list[TunnelRecord]:
@@ -181,13 +177,15 @@ class TunnelService:
         self._check_edition()
         device = self.store.get_device(device_id)
         if device is None:
-            raise _error(404, ErrorCode.DEVICE_NOT_FOUND, f"device {device_id} not found")
+            raise IoTDAError(404, ErrorCode.DEVICE_NOT_FOUND, f"device {device_id} not found")
         if device.status != DeviceStatus.ONLINE:
-            raise _error(400, ErrorCode.DEVICE_NOT_ONLINE, f"device {device_id} is not online")
+            raise IoTDAError(400, ErrorCode.DEVICE_NOT_ONLINE, f"device {device_id} is not online")
         if self.store.tunnel_of_device(device_id) is not None:
-            raise _error(400, ErrorCode.TUNNEL_EXISTS, f"device {device_id} already has a tunnel")
+            raise IoTDAError(
+                400, ErrorCode.TUNNEL_EXISTS, f"device {device_id} already has a tunnel"
+            )
         if self.store.count_tunnels() >= TENANT_TUNNEL_QUOTA:
-            raise _error(403, ErrorCode.TUNNEL_QUOTA, "the tenant's tunnel quota is reached")
+            raise IoTDAError(403, ErrorCode.TUNNEL_QUOTA, "the tenant's tunnel quota is reached")
         now = self._clock()
         source_token = secrets.token_urlsafe(32)
         device_token = secrets.token_urlsafe(32)
@@ -224,7 +222,9 @@ class TunnelService:
     async def delete(self, tunnel_id: str) -> None:
         tunnel = self.get(tunnel_id)
         if tunnel.status != TunnelStatus.CLOSED:
-            raise _error(400, ErrorCode.TUNNEL_NOT_CLOSED, "close the tunnel before deleting it")
+            raise IoTDAError(
+                400, ErrorCode.TUNNEL_NOT_CLOSED, "close the tunnel before deleting it"
+            )
         await self._end_links(tunnel_id, DisconnectCode.CLOSED_BY_API, "tunnel deleted")
         live = self._live.pop(tunnel_id, None)
         if live and live.timer:
@@ -275,15 +275,15 @@ class TunnelService:
     def authorize(self, tunnel_id: str, side: str, token: str | None) -> TunnelRecord:
         """Check a WebSocket upgrade; raises IoTDAError (401) for a bad or expired token."""
         if not token or len(token) > MAX_TOKEN_LENGTH or len(tunnel_id) > MAX_TUNNEL_ID_LENGTH:
-            raise _error(401, ErrorCode.TUNNEL_TOKEN_INVALID, "invalid tunnel access token")
+            raise IoTDAError(401, ErrorCode.TUNNEL_TOKEN_INVALID, "invalid tunnel access token")
         tunnel = self.store.get_tunnel(tunnel_id)
         if tunnel is None or self.edition == "basic":
-            raise _error(401, ErrorCode.TUNNEL_TOKEN_INVALID, "invalid tunnel access token")
+            raise IoTDAError(401, ErrorCode.TUNNEL_TOKEN_INVALID, "invalid tunnel access token")
         expected = tunnel.source_token_hash if side == SOURCE else tunnel.device_token_hash
         if not hmac.compare_digest(token_hash(token), expected):
-            raise _error(401, ErrorCode.TUNNEL_TOKEN_INVALID, "invalid tunnel access token")
+            raise IoTDAError(401, ErrorCode.TUNNEL_TOKEN_INVALID, "invalid tunnel access token")
         if tunnel.expires_at <= self._clock():
-            raise _error(401, ErrorCode.TUNNEL_TOKEN_EXPIRED, "tunnel access token expired")
+            raise IoTDAError(401, ErrorCode.TUNNEL_TOKEN_EXPIRED, "tunnel access token expired")
         return tunnel
 
     def peer(self, tunnel_id: str, side: str) -> Link | None:

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from tui.session.paths import ensure_private_dir, open_private, state_dir
+from tui.iotda.localstate import ensure_private_dir, open_private, state_dir
+from tui.iotda.timefmt import COMPACT
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class Recorder:
         wall_clock: Callable[[], float] = time.time,
     ) -> Recorder:
         """A new recording named after the device and the start time."""
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall_clock()))
+        stamp = time.strftime(COMPACT, time.gmtime(wall_clock()))
         name = f"{_UNSAFE.sub('_', device_id)}-{stamp}.cast"
         folder = directory if directory is not None else recordings_dir()
         path = folder / name

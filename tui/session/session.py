@@ -35,6 +35,7 @@ from tui.iotda.frames import (
     new_request_id,
     resize_frame,
 )
+from tui.iotda.redact import quiet_logger
 from tui.session.aio import unless_set
 from tui.session.events import (
     Connecting,
@@ -63,10 +64,7 @@ LINK_PING_TIMEOUT = 20.0
 
 # websockets logs every frame at DEBUG, and a `connect` frame carries the password and the
 # handshake the token: its logger for our connections never goes below INFO.
-_WIRE_LOG = logging.getLogger("tui.session.wire")
-_WIRE_LOG.setLevel(logging.INFO)
-
-STATES = ("connecting", "waiting", "ready", "logged_in", "reconnecting", "ended")
+_WIRE_LOG = quiet_logger("tui.session.wire")
 
 
 class TunnelSession:
@@ -135,10 +133,7 @@ class TunnelSession:
         self._running = True
         ended = Ended("closed")
         try:
-            ended = await self._run_connections()
-        except asyncio.CancelledError:
-            ended = Ended("closed")
-            raise
+            ended = await self._run_connections()  # a cancel keeps Ended("closed")
         except Exception as exc:  # a bug must end the session, not the app
             log.exception("tunnel session failed")
             ended = Ended(f"internal error: {type(exc).__name__}")
@@ -200,10 +195,8 @@ class TunnelSession:
         self._output_open.set()
         self._pending_login = None
         self._close_event.set()
-        ws = self._ws
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(CloseCode.NORMAL), CLOSE_TIMEOUT)
+        if self._ws is not None:
+            await _close_politely(self._ws)
         if self._running:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._done.wait()), CLOSE_TIMEOUT * 2)
@@ -231,13 +224,8 @@ class TunnelSession:
                 return Ended("token expired", expired=True, close_code=result.close_code)
             low, high = self._backoff
             delay = min(low * 2 ** (failures - 1), high)
-            log.info(
-                "tunnel dropped (%s); reconnect %d/%d in %.1fs",
-                result.reason,
-                failures,
-                self._max_reconnects,
-                delay,
-            )
+            why, limit = result.reason, self._max_reconnects
+            log.info("tunnel dropped (%s); reconnect %d/%d in %.1fs", why, failures, limit, delay)
             self._set_state("reconnecting")
             self._emit(Reconnecting(failures, self._max_reconnects, delay))
             with contextlib.suppress(TimeoutError):
@@ -266,11 +254,9 @@ class TunnelSession:
             return Ended("invalid tunnel URI")
         except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake) as exc:
             return Dropped(f"cannot connect: {type(exc).__name__}", None, progressed=False)
-        if ws is None:
-            return Ended("closed")
-        if self._closing:
-            with contextlib.suppress(Exception):
-                await ws.close(CloseCode.NORMAL)
+        if ws is not None and self._closing:
+            await _close_politely(ws)
+        if ws is None or self._closing:
             return Ended("closed")
         return await self._serve(ws)
 
@@ -299,8 +285,7 @@ class TunnelSession:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             # already closed unless run() itself was cancelled: then say goodbye properly
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(CloseCode.NORMAL), CLOSE_TIMEOUT)
+            await _close_politely(ws)
             self._ws = None
             self._outbox = None
             self._device_ready = False
@@ -327,10 +312,8 @@ class TunnelSession:
             outbox.put_nowait(TunnelFrame(Op.PING, new_request_id()).encode())
 
     async def _drop_socket(self) -> None:
-        ws = self._ws
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(CloseCode.NORMAL), CLOSE_TIMEOUT)
+        if self._ws is not None:
+            await _close_politely(self._ws)
 
     # --- frames from the platform and the device -----------------------------------------
 
@@ -408,3 +391,9 @@ class TunnelSession:
         log.info("tunnel session ended: %s", ended.reason)
         self._emit(ended)
         self._done.set()
+
+
+async def _close_politely(ws: Any) -> None:
+    """Close with 1000 unless the socket is already gone; never raises."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(ws.close(CloseCode.NORMAL), CLOSE_TIMEOUT)

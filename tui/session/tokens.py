@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tui.iotda.localstate import ensure_private_dir, open_private, state_dir
 from tui.iotda.models import TunnelCreated
 from tui.iotda.redact import mask
-from tui.session.paths import ensure_private_dir, open_private, state_dir
 
 log = logging.getLogger(__name__)
 
