@@ -270,8 +270,20 @@ async def test_a_restarted_device_is_called_back_to_an_open_tunnel_its_app_waits
         await app.close()
 
 
+async def test_an_app_connecting_right_after_create_does_not_call_the_device_twice():
+    async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
+        created, notice = await _tunnel(p, device, client)
+        app = await open_link(created.tunnel_uri, created.tunnel_access_token)
+        dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
+        assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
+        assert device.notifications.empty()
+        await app.close()
+        await dev.close()
+
+
 async def test_an_app_reconnecting_to_an_open_tunnel_calls_the_device_again():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
+        p.platform.tunnels.renotify_after = 0  # as if the first call were long ago
         created, notice = await _tunnel(p, device, client)
         app = await open_link(created.tunnel_uri, created.tunnel_access_token)
         again = await device.next_notify()  # the device never came: ask it again

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = "source"
 DEVICE = "device"
+RENOTIFY_AFTER = 5.0
 
 # publish(device_id, notify) -> delivered; the server wires it to the MQTT gateway
 Notifier = Callable[[str, TunnelNotify], Awaitable[bool]]
@@ -57,6 +58,7 @@ class LiveTunnel:
     device: Link | None = None
     device_token: str | None = None  # memory only; SQLite keeps its hash
     timer: asyncio.TimerHandle | None = None
+    notified_at: float | None = None  # time.monotonic() of the last tunnel_notify
 
 
 async def send_quietly(link: Link | None, text: str) -> bool:
@@ -99,6 +101,8 @@ class TunnelService:
         self._device_uri = device_uri
         self.notify = notify
         self._clock = clock
+        # a device is not called twice for one tunnel within this many seconds
+        self.renotify_after = RENOTIFY_AFTER
         self._live: dict[str, LiveTunnel] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -261,6 +265,7 @@ class TunnelService:
             log.warning("no device gateway: tunnel_notify for %s not sent", tunnel.device_id)
             return
         remaining = max(1, int(tunnel.expires_at - self._clock()))
+        self._live_of(tunnel.tunnel_id).notified_at = time.monotonic()
         notice = TunnelNotify(self._device_uri(tunnel.tunnel_id), device_token, remaining)
         try:
             delivered = await self.notify(tunnel.device_id, notice)
@@ -326,16 +331,24 @@ class TunnelService:
         tunnel = self._mark_link(tunnel_id, side, connected=True)
         if tunnel is None:
             return
-        if tunnel.status == TunnelStatus.CLOSED:
+        reopened = tunnel.status == TunnelStatus.CLOSED
+        if reopened:
             tunnel = with_status(tunnel, TunnelStatus.OPEN, self._clock())
             self.store.save_tunnel(tunnel)
             log.info("tunnel %s re-opened by the %s side", tunnel_id, side)
-        if side == SOURCE and live.device is None:
-            # the device may have restarted or given up its link: call it (again)
+        # a re-opened tunnel, or one whose device gave up its link, calls the device (again);
+        # not right after create, when the device is on its way already
+        if side == SOURCE and live.device is None and (reopened or not self._notified_lately(live)):
             await self._notify_device(tunnel, self._device_token(live, tunnel))
         if live.source is not None and live.device is not None:
             connect = TunnelFrame(Op.CONNECT_TUNNEL, new_request_id()).encode()
             await send_quietly(live.source, connect)
+
+    def _notified_lately(self, live: LiveTunnel) -> bool:
+        return (
+            live.notified_at is not None
+            and time.monotonic() - live.notified_at < self.renotify_after
+        )
 
     async def device_online(self, device_id: str) -> None:
         """A device came (back) online: re-announce its open tunnels whose app side waits."""
