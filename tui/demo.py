@@ -56,8 +56,9 @@ FLAPPING = "sensor_s-12"
 WELCOME = (
     "Demo fleet on 127.0.0.1. Device login: username demo, password demo.\n"
     "enter/t open a tunnel · / filter · ctrl+] leave the terminal · c close · "
-    "D delete · ? help · ctrl+p commands · q quit"
+    "D delete · ? help · ctrl+p commands (outside the terminal) · q quit"
 )
+LOGIN_HINT = "demo devices: username demo, password demo"
 
 
 def demo_seed(ak: str, sk: str) -> Seed:
@@ -118,6 +119,7 @@ class DemoEnvironment:
             usernames=UsernameStore(self.state / "usernames.json"),
             welcome=WELCOME,
             profile_name="demo",
+            login_hint=LOGIN_HINT,
         )
 
 

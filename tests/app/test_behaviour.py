@@ -101,7 +101,10 @@ async def test_wrong_password_shows_the_message_and_asks_again() -> None:
                 app,
                 lambda: isinstance(app.screen, LoginScreen) and app.screen.error is not None,
             )
-            assert "login failed" in app.screen.error.lower()
+            error = app.screen.error
+            assert error.lower().count("login failed") == 1  # not "Login failed: login failed"
+            # shown once, in the modal: no notification piles up behind it
+            assert not list(app._notifications)
             await login(app, pilot)
             await wait_for(app, lambda: phase(app) == "connected")
 

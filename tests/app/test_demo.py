@@ -57,6 +57,7 @@ async def test_demo_lists_the_fleet_and_leaves_nothing_behind() -> None:
             devices = app.device_table.visible_devices()
             assert len(devices) == len(DEMO_FLEET) == 12
             assert any("username demo, password demo" in n.message for n in app._notifications)
+            assert "password demo" in (app.login_hint or "")  # shown in the login modal too
             offline = {d.device_id for d in devices if d.status == "OFFLINE"}
             assert offline == OFFLINE
             assert our_listening_sockets() - before  # the platform listens while it runs

@@ -141,7 +141,8 @@ class TestTunnelTab:
 SHIPPED_THEMES = sorted(load_themes().themes)
 
 
+@SIZES
 @pytest.mark.parametrize("theme", SHIPPED_THEMES)
-def test_theme(snap_compare, theme: str) -> None:
+def test_theme(snap_compare, theme: str, size) -> None:
     """Each shipped theme: a connected session (status colours, palette, countdown)."""
-    assert snap_compare(build(theme=theme), terminal_size=(120, 40), run_before=log_in)
+    assert snap_compare(build(theme=theme), terminal_size=size, run_before=log_in)

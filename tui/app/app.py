@@ -25,13 +25,16 @@ from tui.app.dialogs import ConfirmScreen
 from tui.app.help import HelpScreen
 from tui.app.operations import TunnelOperations
 from tui.app.themes import APP_VARIABLE_DEFAULTS, ThemeSet
-from tui.app.tunnel_tab import TunnelTab
+from tui.app.tunnel_tab import DeviceTerminal, TunnelTab
 from tui.app.usernames import UsernameStore
 from tui.iotda.models import DeviceStatus, Tunnel
 from tui.session.tokens import StoredTunnel
 from tui.terminal import TerminalPane
 
 log = logging.getLogger(__name__)
+
+# app actions that still work while the terminal pane has the focus
+TERMINAL_ACTIONS = frozenset({"quit_anywhere", "switch_tab", "zoom_pane"})
 
 
 class FilterInput(Input):
@@ -47,7 +50,19 @@ class IoTunnelApp(TunnelOperations, App[None]):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {DeviceCommands}
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.force_quit"),
+        Binding("ctrl+q", "quit_anywhere", "Quit", show=False, priority=True, id="app.force_quit"),
+        # ours rather than Textual's, so it has an id (remappable) and can step aside for
+        # the terminal: there ctrl+p is the shell's "previous command"
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "palette",
+            show=False,
+            priority=True,
+            key_display="^p",
+            tooltip="Command palette (outside the terminal)",
+            id="app.palette",
+        ),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("slash", "filter", "Filter", key_display="/", id="devices.filter"),
@@ -57,6 +72,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
         Binding("ctrl+pagedown", "switch_tab(1)", "Next tab", priority=True, id="tab.next"),
         Binding("ctrl+pageup", "switch_tab(-1)", "Prev tab", priority=True, id="tab.previous"),
         Binding("z", "zoom", "Zoom", id="tab.zoom"),
+        Binding("f11", "zoom_pane", "Zoom", priority=True, id="terminal.zoom"),
         Binding("escape", "focus_devices", "Devices", show=False, id="app.devices"),
     ]
 
@@ -72,6 +88,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
         usernames: UsernameStore,
         welcome: str | None = None,
         profile_name: str | None = None,
+        login_hint: str | None = None,
     ) -> None:
         self.client = client
         self.session_factory = session_factory
@@ -81,6 +98,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
         self.theme_set = themes
         self.usernames = usernames
         self.welcome = welcome
+        self.login_hint = login_hint  # a line under the login fields (the demo's login)
         self.profile_name = profile_name
         self.tunnels_by_device: dict[str, Tunnel] = {}
         self.stored_by_device: dict[str, StoredTunnel] = {}
@@ -105,7 +123,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
             )
             yield DeviceTable(clock=self.clock, countdown=self.config.countdown, id="devices")
             yield TabbedContent(id="tunnels")
-        yield Footer()
+        yield Footer(compact=True)  # 80 columns hold the main keys
 
     @property
     def device_table(self) -> DeviceTable:
@@ -210,10 +228,25 @@ class IoTunnelApp(TunnelOperations, App[None]):
         self.device_table.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.is_mounted:
+            return True
+        # A focused terminal gets every key, like a real terminal: only these stay ours
+        # (and only these show in the footer); ctrl+p, q, /, f5 ... go to the device.
+        in_terminal = isinstance(self.focused, TerminalPane)
+        if in_terminal and action not in TERMINAL_ACTIONS:
+            return False
+        if action == "zoom_pane" and not in_terminal:
+            return False  # outside the terminal, z zooms; f11 goes to the focused widget
         # tab keys only mean something (and only show in the footer) once a tab exists
-        if action in ("switch_tab", "zoom") and self.is_mounted:
+        if action in ("switch_tab", "zoom", "zoom_pane"):
             return bool(self.query(TunnelTab))
         return True
+
+    async def action_quit_anywhere(self) -> None:
+        await self.action_quit()
+
+    def action_zoom_pane(self) -> None:
+        self.action_zoom()
 
     def action_zoom(self) -> None:
         if self.tabs():
@@ -235,11 +268,18 @@ class IoTunnelApp(TunnelOperations, App[None]):
         tab.focus_best()
 
     def action_help(self) -> None:
+        by_id = {b.id: b for b in IoTunnelApp.BINDINGS}
+        in_terminal = ("tab.next", "tab.previous", "terminal.zoom", "app.force_quit")
         sections = [
-            ("Dashboard", list(IoTunnelApp.BINDINGS)),
+            ("Dashboard", [b for b in IoTunnelApp.BINDINGS if b.id != "terminal.zoom"]),
             ("Device list", list(DeviceTable.BINDINGS)),
-            ("Tunnel tab", list(TunnelTab.BINDINGS) + list(TerminalPane.BINDINGS)),
+            ("Tunnel tab, outside the terminal", list(TunnelTab.BINDINGS)),
+            (
+                "In the terminal (all other keys, ctrl+p too, go to the device)",
+                list(DeviceTerminal.BINDINGS) + [by_id[i] for i in in_terminal],
+            ),
         ]
+        self.clear_notifications()  # the welcome notice would cover the list it repeats
         self.push_screen(HelpScreen(sections, dict(self._keymap)))
 
     async def action_quit(self) -> None:

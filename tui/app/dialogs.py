@@ -26,13 +26,30 @@ class Credentials:
 class LoginScreen(ModalScreen[Credentials | None]):
     """Username (pre-filled with the last one used on this device) and password."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="login.cancel")]
+    # Tab must be a priority binding: the app hands each key to the widget focused when
+    # the key is read, so in a burst ("demo\tdemo\r" in one read, as a paste or tmux
+    # delivers it) a non-priority tab moved the focus only after the second word had
+    # already been queued for the username field. Priority bindings run in read order.
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="login.cancel"),
+        Binding("tab", "next_field", "Next field", show=False, priority=True, id="login.next"),
+        Binding(
+            "shift+tab", "next_field", "Previous field", show=False, priority=True, id="login.prev"
+        ),
+    ]
 
-    def __init__(self, device_name: str, username: str = "", error: str | None = None) -> None:
+    def __init__(
+        self,
+        device_name: str,
+        username: str = "",
+        error: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__()
         self.device_name = device_name
         self.initial_username = username
         self.error = error
+        self.hint = hint
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login-dialog", classes="dialog"):
@@ -43,6 +60,8 @@ class LoginScreen(ModalScreen[Credentials | None]):
             yield Input(self.initial_username, placeholder="username", id="login-username")
             yield Label("Password")
             yield Input(placeholder="password", password=True, id="login-password")
+            if self.hint:
+                yield Static(self.hint, id="login-hint", classes="dialog-hint")
             yield Static("tab: next field · enter: log in · esc: cancel", classes="dialog-hint")
 
     def on_mount(self) -> None:
@@ -63,6 +82,13 @@ class LoginScreen(ModalScreen[Credentials | None]):
         password = password_input.value
         password_input.value = ""  # the widget must not keep it either
         self.dismiss(Credentials(username, password))
+
+    def action_next_field(self) -> None:
+        # two fields: tab and shift+tab both go to the other one. Screen.set_focus acts
+        # now; Widget.focus() would queue the change behind the keys already read.
+        username = self.query_one("#login-username", Input)
+        target = "#login-password" if self.focused is username else "#login-username"
+        self.set_focus(self.query_one(target, Input))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

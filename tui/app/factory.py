@@ -34,6 +34,7 @@ def make_app(
     usernames: UsernameStore | None = None,
     welcome: str | None = None,
     profile_name: str | None = None,
+    login_hint: str | None = None,
 ) -> IoTunnelApp:
     """Build the app with everything outside injected; defaults are the real parts."""
     return IoTunnelApp(
@@ -46,4 +47,5 @@ def make_app(
         usernames=usernames or UsernameStore(),
         welcome=welcome,
         profile_name=profile_name,
+        login_hint=login_hint,
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -16,20 +18,33 @@ def key_table(
     sections: Iterable[tuple[str, list[Binding]]],
     keymap: dict[str, str],
     display: Callable[[Binding], str],
-) -> Table:
-    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
-    table.add_column("key", style="bold", no_wrap=True)
-    table.add_column("action")
-    table.add_column("id", style="dim", no_wrap=True)
+) -> Group:
+    """One titled table per section. Titles are lines of their own (they wrap at 80
+    columns); a title in the key column would widen it and squeeze the descriptions."""
+    rows: list[tuple[str, list[tuple[str, str, str]]]] = []
     for title, bindings in sections:
-        table.add_row(f"[u]{title}[/u]", "", "")
+        entries = []
         for binding in bindings:
             keys = keymap.get(binding.id or "", binding.key)
             shown = binding.key_display or ", ".join(
                 display(Binding(key.strip(), binding.action)) for key in keys.split(",")
             )
-            table.add_row(shown, binding.description or binding.action, binding.id or "")
-    return table
+            # a tooltip, where set, is the longer wording (the footer has room for one word)
+            what = binding.tooltip or binding.description or binding.action
+            entries.append((shown, what, binding.id or ""))
+        rows.append((title, entries))
+    key_width = max((len(e[0]) for _, entries in rows for e in entries), default=4)
+    parts: list[Text | Table] = []
+    for title, entries in rows:
+        parts.append(Text(title, style="underline"))
+        table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
+        table.add_column("key", style="bold", no_wrap=True, width=key_width)
+        table.add_column("action", ratio=1)
+        table.add_column("id", style="dim", no_wrap=True)
+        for entry in entries:
+            table.add_row(*entry)
+        parts.append(table)
+    return Group(*parts)
 
 
 class HelpScreen(ModalScreen[None]):

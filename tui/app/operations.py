@@ -248,9 +248,11 @@ class TunnelOperations(_Base):
             self.usernames.put(device.device_id, credentials.username)
             tab.login(credentials.username, credentials.password)
 
-        if event.error:
-            self.notify(event.error, title=device.display_name, severity="error")
-        screen = LoginScreen(device.display_name, self.usernames.get(device.device_id), event.error)
+        # the modal shows the error itself; notices behind it (the welcome, an earlier
+        # failure) would only cover it, so they go
+        self.clear_notifications()
+        username = self.usernames.get(device.device_id)
+        screen = LoginScreen(device.display_name, username, event.error, self.login_hint)
         self.push_screen(screen, answered)
 
     def on_tunnel_tab_phase_changed(self, event: TunnelTab.PhaseChanged) -> None:

@@ -60,6 +60,24 @@ class TabStatus(Static, can_focus=True):
     """The tab's status line; focusable so the tab's keys work outside the terminal."""
 
 
+class DeviceTerminal(TerminalPane):
+    """The pane with its scrollback keys in the footer: they are among the few keys that
+    do not go to the device while it has the focus."""
+
+    # short words: at 80 columns the footer must hold these and the tab keys
+    BINDINGS = [
+        Binding("ctrl+right_square_bracket", "leave", "Leave", id="terminal.leave"),
+        Binding("shift+pageup", "scroll_history(-1)", "Scrollback", id="terminal.scroll_up"),
+        Binding(
+            "shift+pagedown",
+            "scroll_history(1)",
+            "Scroll forward",
+            show=False,
+            id="terminal.scroll_down",
+        ),
+    ]
+
+
 def tab_id_for(device_id: str) -> str:
     return "tab-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in device_id)
 
@@ -118,7 +136,7 @@ class TunnelTab(TabPane):
 
     def compose(self) -> ComposeResult:
         yield TabStatus(id="tab-status", classes="tab-status")
-        yield TerminalPane(
+        yield DeviceTerminal(
             on_input=self._send_input,
             on_resize=self._resize,
             on_backlog=self._backlog,
@@ -204,8 +222,10 @@ class TunnelTab(TabPane):
 
     def _on_event(self, event: SessionEvent) -> None:
         if isinstance(event, Output):
-            self.pane.feed(event.text)
-            self._on_change()
+            panes = self.query(TerminalPane)
+            if panes:  # none once the tab is being removed: late output is dropped
+                panes.first().feed(event.text)
+                self._on_change()
         elif isinstance(event, Connecting):
             if self.phase == "reconnecting":  # keep "reconnecting (n/5)" in sight
                 self.set_phase("reconnecting", f"{self._reconnect_text} · connecting…")
@@ -233,8 +253,11 @@ class TunnelTab(TabPane):
     def _on_disconnect(self, event: PeerDisconnected) -> None:
         code, message = event.status_code, event.status_msg or "no reason given"
         if code == DisconnectCode.LOGIN_FAILED:
-            self.set_phase("login", f"login failed: {message}")
-            self.post_message(self.LoginNeeded(self, error=f"Login failed: {message}"))
+            # agents often say "login failed: ..." themselves: do not prefix it twice
+            if not message.lower().startswith("login failed"):
+                message = f"login failed: {message}"
+            self.set_phase("login", message)
+            self.post_message(self.LoginNeeded(self, error=message[:1].upper() + message[1:]))
         elif code == DisconnectCode.PEER_GONE:
             self.set_phase("gone", "device disconnected, waiting")
             self._start_late_timer()
@@ -331,6 +354,11 @@ class TunnelTab(TabPane):
         return None
 
     # --- actions ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # l, r, i are letters: in the terminal they are typed on the device
+        focused = self.app.focused if self.is_mounted else None
+        return not isinstance(focused, TerminalPane)
 
     def action_login(self) -> None:
         if self.session is not None and self.phase in ("login", "late", "gone", "waiting"):

@@ -1,0 +1,59 @@
+"""Sorting, the periodic refresh keeping statuses live, and the password never kept:
+against the real local platform and a real pty agent."""
+
+from __future__ import annotations
+
+import logging
+
+from textual.widgets import Input
+
+from tests.app.support import dashboard_env, wait_for
+from tests.app.test_behaviour import SIZE, login, select_device
+from tui.app.config import AppConfig
+from tui.app.dialogs import LoginScreen
+from tui.iotda.models import DeviceStatus
+
+
+def statuses(app) -> dict[str, str]:
+    return {d.device_id: d.status for d in app.device_table.visible_devices()}
+
+
+async def test_sort_key_and_periodic_refresh_keep_the_table_live() -> None:
+    async with dashboard_env() as env:
+        app = env.app(config=AppConfig(refresh_interval=0.5))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(app, lambda: app.devices_done.is_set())
+            names = [d.display_name for d in app.device_table.visible_devices()]
+            assert names == sorted(names)
+            await pilot.press("s")  # name, descending
+            await pilot.pause()
+            shown = [d.display_name for d in app.device_table.visible_devices()]
+            assert shown == sorted(names, reverse=True)
+            # a device goes offline on the platform: the refresh shows it, no key pressed
+            assert statuses(app)["boiler_0001"] == DeviceStatus.ONLINE
+            env.platform.set_online("boiler_0001", False)
+            await wait_for(app, lambda: statuses(app)["boiler_0001"] != DeviceStatus.ONLINE)
+            env.platform.set_online("boiler_0001", True)
+            await wait_for(app, lambda: statuses(app)["boiler_0001"] == DeviceStatus.ONLINE)
+
+
+async def test_the_password_is_never_logged_nor_stored(caplog) -> None:
+    secret = "Wr0ng-S3cret-xyz"  # distinct from every other string in the run
+    caplog.set_level(logging.DEBUG)
+    async with dashboard_env() as env:
+        app = env.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await select_device(app, pilot, "boiler_0001")
+            await pilot.press("enter")
+            await login(app, pilot, password=secret)
+            await wait_for(
+                app,
+                lambda: isinstance(app.screen, LoginScreen) and app.screen.error is not None,
+            )
+            assert app.screen.query_one("#login-password", Input).value == ""
+            await pilot.press("escape")
+    assert secret not in caplog.text
+    for path in (app.token_store.path, app.usernames.path):
+        if path.exists():
+            assert secret not in path.read_text()
+            assert path.stat().st_mode & 0o077 == 0
