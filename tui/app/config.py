@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.iotda import secretfile
+from tui.iotda.tomlpos import dotted_key_line
 
 DEFAULT_THEME = "iotunnel-dark"
 DEFAULT_REFRESH_INTERVAL = 10.0
@@ -24,13 +25,15 @@ AUTH_TYPES = ("token", "aksk", "iam")
 
 
 class ConfigError(Exception):
-    """A config problem: `file: key: problem`, one line for the user."""
+    """A config problem: `file:line: key: problem`, one line for the user."""
 
-    def __init__(self, path: str | Path, key: str, problem: str) -> None:
+    def __init__(self, path: str | Path, key: str, problem: str, line: int | None = None) -> None:
         self.path = str(path)
         self.key = key
         self.problem = problem
-        super().__init__(f"{self.path}: {key}: {problem}" if key else f"{self.path}: {problem}")
+        self.line = line
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -198,12 +201,21 @@ def load_config(path: Path | None = None) -> AppConfig:
     if not path.exists():
         return AppConfig(path=str(path))
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
-    return parse_config(data, str(path))
+    try:
+        return parse_config(data, str(path))
+    except ConfigError as exc:
+        if exc.line is None and exc.key and exc.path == str(path):
+            line = dotted_key_line(text, exc.key)
+            raise ConfigError(exc.path, exc.key, exc.problem, line) from None
+        raise
 
 
 def read_secret_file(path_text: str, key: str, config_file: str) -> str:

@@ -10,12 +10,18 @@ from typing import Any
 from tui.iotda.localstate import state_dir
 from tui.iotda.models import DEFAULT_TOKEN_TTL, default_device_id, is_valid_device_id
 from tui.iotda.redact import mask
+from tui.iotda.tomlpos import TablePath, key_line
 
 EDITIONS = ("basic", "standard", "enterprise")
 
 
 class SeedError(ValueError):
     """A seed file that cannot be used; the message names the file, the line if known, the key."""
+
+    def __init__(self, message: str, *, table: TablePath = (), key: str | None = None) -> None:
+        super().__init__(message)
+        self.table = table  # where in the TOML: ("devices", 2) is the third [[devices]]
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -81,21 +87,23 @@ def default_state_path() -> Path:
     return state_dir() / "platform.sqlite3"
 
 
-def _need_str(table: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
+def _need_str(
+    table: dict[str, Any], key: str, where: str, *, optional: bool = False, at: TablePath = ()
+) -> str | None:
     value = table.get(key)
     if value is None:
         if optional:
             return None
-        raise SeedError(f"{where}: missing key {key!r}")
+        raise SeedError(f"{where}: missing key {key!r}", table=at)
     if not isinstance(value, str) or not value:
-        raise SeedError(f"{where}: key {key!r} must be a non-empty string")
+        raise SeedError(f"{where}: key {key!r} must be a non-empty string", table=at, key=key)
     return value
 
 
 def _tables(body: dict[str, Any], key: str, path: str) -> list[dict[str, Any]]:
     value = body.get(key, [])
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise SeedError(f"{path}: key {key!r} must be an array of tables ([[{key}]])")
+        raise SeedError(f"{path}: key {key!r} must be an array of tables ([[{key}]])", key=key)
     return value
 
 
@@ -105,45 +113,55 @@ def parse_seed(body: dict[str, Any], path: str = "<seed>") -> Seed:
     region = _need_str(body, "region", path)
     edition = _need_str(body, "edition", path, optional=True) or "standard"
     if edition not in EDITIONS:
-        raise SeedError(f"{path}: key 'edition' must be one of {', '.join(EDITIONS)}")
+        raise SeedError(
+            f"{path}: key 'edition' must be one of {', '.join(EDITIONS)}", key="edition"
+        )
     credentials = []
     for index, table in enumerate(_tables(body, "credentials", path)):
-        where = f"{path}: credentials[{index}]"
-        credentials.append(Credential(_need_str(table, "ak", where), _need_str(table, "sk", where)))
+        where, at = f"{path}: credentials[{index}]", ("credentials", index)
+        credentials.append(
+            Credential(_need_str(table, "ak", where, at=at), _need_str(table, "sk", where, at=at))
+        )
     users = []
     for index, table in enumerate(_tables(body, "users", path)):
-        where = f"{path}: users[{index}]"
+        where, at = f"{path}: users[{index}]", ("users", index)
         users.append(
             IamUser(
-                _need_str(table, "name", where),
-                _need_str(table, "password", where),
-                _need_str(table, "domain", where),
+                _need_str(table, "name", where, at=at),
+                _need_str(table, "password", where, at=at),
+                _need_str(table, "domain", where, at=at),
             )
         )
     devices: list[SeedDevice] = []
     seen: set[str] = set()
     for index, table in enumerate(_tables(body, "devices", path)):
-        where = f"{path}: devices[{index}]"
-        node_id = _need_str(table, "node_id", where)
-        product_id = _need_str(table, "product_id", where)
-        device_id = _need_str(table, "device_id", where, optional=True) or default_device_id(
+        where, at = f"{path}: devices[{index}]", ("devices", index)
+        node_id = _need_str(table, "node_id", where, at=at)
+        product_id = _need_str(table, "product_id", where, at=at)
+        device_id = _need_str(table, "device_id", where, optional=True, at=at) or default_device_id(
             product_id, node_id
         )
         if not is_valid_device_id(device_id):
-            raise SeedError(f"{where}: key 'device_id' must be ≤128 chars of [A-Za-z0-9_-]")
+            raise SeedError(
+                f"{where}: key 'device_id' must be ≤128 chars of [A-Za-z0-9_-]",
+                table=at,
+                key="device_id",
+            )
         if device_id in seen:
-            raise SeedError(f"{where}: key 'device_id' {device_id!r} is repeated")
+            raise SeedError(
+                f"{where}: key 'device_id' {device_id!r} is repeated", table=at, key="device_id"
+            )
         seen.add(device_id)
         tags = table.get("tags", {})
         if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-            raise SeedError(f"{where}: key 'tags' must be a table of strings")
+            raise SeedError(f"{where}: key 'tags' must be a table of strings", table=at, key="tags")
         devices.append(
             SeedDevice(
                 device_id=device_id,
                 node_id=node_id,
                 product_id=product_id,
-                secret=_need_str(table, "secret", where),
-                device_name=_need_str(table, "device_name", where, optional=True),
+                secret=_need_str(table, "secret", where, at=at),
+                device_name=_need_str(table, "device_name", where, optional=True, at=at),
                 tags=tuple(sorted(tags.items())),
             )
         )
@@ -163,4 +181,13 @@ def load_seed(path: str | Path) -> Seed:
         body = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SeedError(f"{name}: {exc}") from None
-    return parse_seed(body, name)
+    try:
+        return parse_seed(body, name)
+    except SeedError as exc:
+        line = key_line(text, exc.table, exc.key)
+        message = str(exc)
+        if line is None or not message.startswith(f"{name}: "):
+            raise
+        raise SeedError(
+            f"{name}:{line}: {message.removeprefix(f'{name}: ')}", table=exc.table, key=exc.key
+        ) from None
