@@ -29,6 +29,7 @@ from textual import events
 from tests.support.platform import running_platform
 from tui.agent.agent import Agent
 from tui.agent.config import AgentConfig, MqttEndpoint
+from tui.agent.fleet import DEMO_PASSWORD, DEMO_USER
 from tui.app.config import AppConfig
 from tui.app.factory import make_app
 from tui.app.filtering import filter_rows
@@ -144,8 +145,8 @@ def _agent(platform: Any, device_id: str) -> Agent:
             secret=platform.secrets[device_id],
             mqtt=MqttEndpoint.parse(platform.endpoints.mqtt or ""),
             backend="pty",
-            login_user="demo",
-            login_password="demo",
+            login_user=DEMO_USER,
+            login_password=DEMO_PASSWORD,
         )
     )
 
@@ -162,9 +163,9 @@ async def time_echo(keys: int, key_gap: float) -> tuple[list[float], list[float]
     async with running_platform() as platform, platform.client() as client:
         device_id = "boiler_0001"
         agent = _agent(platform, device_id)
+        await agent.set_online(True)  # the link exists now; run() then waits for stop()
         runner = asyncio.create_task(agent.run())
-        await asyncio.sleep(0)
-        await asyncio.wait_for(agent.mqtt.connected.wait(), 30)
+        await asyncio.wait_for(agent.wait_connected(), 30)
         try:
             # baseline: a bare session, no app
             created = await client.create_tunnel(device_id)
@@ -183,7 +184,7 @@ async def time_echo(keys: int, key_gap: float) -> tuple[list[float], list[float]
                 created.tunnel_uri, created.tunnel_access_token, on_event=on_event
             )
             task = asyncio.create_task(session.run())
-            session.login("demo", "demo")
+            session.login(DEMO_USER, DEMO_PASSWORD)
             await asyncio.wait_for(logged.wait(), 30)
             await asyncio.wait_for(got.wait(), 30)
             for i in range(keys):
@@ -209,9 +210,9 @@ async def time_echo(keys: int, key_gap: float) -> tuple[list[float], list[float]
                 await asyncio.wait_for(app.devices_done.wait(), 30)
                 await pilot.press("slash", *device_id, "enter", "enter")
                 await app.wait_until(lambda: app.screen.query("#login-password"), 30)
-                app.screen.query_one("#login-username").value = "demo"
+                app.screen.query_one("#login-username").value = DEMO_USER
                 app.screen.query_one("#login-password").focus()
-                await pilot.press(*"demo", "enter")
+                await pilot.press(*DEMO_PASSWORD, "enter")
                 tab = app.tabs()[0]
                 await app.wait_until(lambda: tab.phase == "connected", 30)
                 await tab.pane.wait_drained()

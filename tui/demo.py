@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
@@ -17,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui.agent.agent import Agent
-from tui.agent.config import AgentConfig, MqttEndpoint
+from tui.agent.config import MqttEndpoint
+from tui.agent.fleet import DEMO_PASSWORD, DEMO_USER, Fleet, FleetDevice
 from tui.app.app import IoTunnelApp
 from tui.app.config import AppConfig, load_config
 from tui.app.factory import make_app
@@ -30,8 +30,6 @@ from tui.session.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
-DEMO_USER = "demo"
-DEMO_PASSWORD = "demo"
 DEMO_PROJECT = "demo-project"
 DEMO_REGION = "local-1"
 
@@ -52,13 +50,14 @@ DEMO_FLEET: tuple[tuple[str, str, str, dict[str, str]], ...] = (
 )
 OFFLINE = frozenset({"meter_m-105", "camera_cam-3"})
 FLAPPING = "sensor_s-12"
+FLAP_PERIOD_SECONDS = 45.0  # a pace for the show: live status has something to change
 
 WELCOME = (
-    "Demo fleet on 127.0.0.1. Device login: username demo, password demo.\n"
+    f"Demo fleet on 127.0.0.1. Device login: username {DEMO_USER}, password {DEMO_PASSWORD}.\n"
     "enter/t open a tunnel · / filter · ctrl+] leave the terminal · c close · "
     "D delete · ? help · ctrl+p commands (outside the terminal) · q quit"
 )
-LOGIN_HINT = "demo devices: username demo, password demo"
+LOGIN_HINT = f"demo devices: username {DEMO_USER}, password {DEMO_PASSWORD}"
 
 
 def demo_seed(ak: str, sk: str) -> Seed:
@@ -81,35 +80,16 @@ def demo_seed(ak: str, sk: str) -> Seed:
     )
 
 
-def demo_agent(device: SeedDevice, mqtt_url: str) -> Agent:
-    return Agent(
-        AgentConfig(
-            device_id=device.device_id,
-            secret=device.secret,
-            mqtt=MqttEndpoint.parse(mqtt_url),
-            backend="pty",
-            login_user=DEMO_USER,
-            login_password=DEMO_PASSWORD,
-            device_name=device.device_name,
-        )
-    )
-
-
-async def _flap(agent: Agent, rng: random.Random) -> None:
-    """Take one device offline and back now and then, so live status has something to show."""
-    while True:
-        await asyncio.sleep(rng.uniform(40, 90))  # a pace for the show, not a wait for state
-        await agent.set_online(False)
-        await asyncio.sleep(rng.uniform(15, 30))
-        await agent.set_online(True)
-
-
 @dataclass
 class DemoEnvironment:
     platform: Platform
     client: IoTDAClient
-    agents: list[Agent]
+    fleet: Fleet
     state: Path
+
+    @property
+    def agents(self) -> list[Agent]:
+        return list(self.fleet.agents.values())
 
     def app(self, config: AppConfig | None = None) -> IoTunnelApp:
         return make_app(
@@ -132,29 +112,28 @@ async def demo_environment(*, flap: bool = True) -> AsyncIterator[DemoEnvironmen
         state = Path(temp)
         platform = Platform(PlatformConfig(seed=seed, state_path=str(state / "platform.db")))
         endpoints = await platform.start()
-        agents: list[Agent] = []
-        tasks: list[asyncio.Task[None]] = []
+        online = [d for d in seed.devices if d.device_id not in OFFLINE]
+        fleet = Fleet(
+            (FleetDevice(d.device_id, d.secret, d.device_name) for d in online),
+            MqttEndpoint.parse(endpoints.mqtt or ""),
+            username=DEMO_USER,
+            password=DEMO_PASSWORD,
+        )
         try:
-            for device in seed.devices:
-                if device.device_id in OFFLINE:
-                    platform.set_device_online(device.device_id, False)
-                    continue
-                agent = demo_agent(device, endpoints.mqtt or "")
-                agents.append(agent)
-                tasks.append(asyncio.create_task(agent.run(), name=f"agent-{device.device_id}"))
-                if flap and device.device_id == FLAPPING:
-                    tasks.append(asyncio.create_task(_flap(agent, random.Random())))
+            for device_id in OFFLINE:
+                platform.set_device_online(device_id, False)
+            await fleet.start()
+            if flap:
+                fleet.start_flap(FLAPPING, FLAP_PERIOD_SECONDS)
             auth = AkSkAuth(ak, sk, region=DEMO_REGION)
             async with IoTDAClient(endpoints.rest, DEMO_PROJECT, auth) as client:
-                yield DemoEnvironment(platform, client, agents, state)
+                yield DemoEnvironment(platform, client, fleet, state)
         finally:
-            await asyncio.gather(*(a.stop() for a in agents), return_exceptions=True)
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
-            await platform.stop()
+            # the fleet stops its flapping and every agent (their shells end with them)
+            try:
+                await fleet.stop()
+            finally:
+                await platform.stop()
 
 
 async def run_demo(config: AppConfig | None = None) -> int:

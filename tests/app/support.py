@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from textual.screen import Screen
+
 from tests.support.platform import RunningPlatform, running_platform
 from tui.agent.agent import Agent
 from tui.agent.config import AgentConfig, MqttEndpoint
@@ -51,16 +53,11 @@ class DashboardEnv:
         )
         agent = Agent(config)
         self.agents[device_id] = agent
+        # online before run() (which then only waits for stop()), so the link exists
+        await agent.set_online(True)
         self.tasks.append(asyncio.create_task(agent.run()))
-        await asyncio.wait_for(_mqtt_connected(agent), TIMEOUT)
+        await asyncio.wait_for(agent.wait_connected(), TIMEOUT)
         return agent
-
-
-async def _mqtt_connected(agent: Agent) -> None:
-    # set_online creates the link inside run(); wait for it, then for its CONNACK
-    while agent.mqtt is None:
-        await asyncio.sleep(0)
-    await agent.mqtt.connected.wait()
 
 
 @contextlib.asynccontextmanager
@@ -83,9 +80,25 @@ async def dashboard_env(
 
 
 async def wait_for(
-    app: IoTunnelApp, predicate: Callable[[], bool], timeout: float = TIMEOUT
+    app: IoTunnelApp, predicate: Callable[[], object], timeout: float = TIMEOUT
 ) -> None:
     await app.wait_until(predicate, timeout)
+
+
+def dialog_ready(app: IoTunnelApp, kind: type[Screen] | tuple[type[Screen], ...]) -> bool:
+    """True once a dialog of `kind` is on top *and composed*: a screen is on the stack
+    (and `app.screen`) before its widgets exist, and querying it then raises NoMatches."""
+    screen = app.screen
+    return isinstance(screen, kind) and screen.is_mounted and bool(screen.query(".dialog"))
+
+
+async def wait_for_dialog(
+    app: IoTunnelApp,
+    kind: type[Screen] | tuple[type[Screen], ...],
+    timeout: float = TIMEOUT,
+) -> Screen:
+    await wait_for(app, lambda: dialog_ready(app, kind), timeout)
+    return app.screen
 
 
 def big_fleet_seed(count: int):  # -> tui.platform.config.Seed

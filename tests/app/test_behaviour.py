@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from tests.app.support import LOGIN_PASSWORD, LOGIN_USER, dashboard_env, wait_for
+from tests.app.support import (
+    LOGIN_PASSWORD,
+    LOGIN_USER,
+    dashboard_env,
+    dialog_ready,
+    wait_for,
+    wait_for_dialog,
+)
 from tui.app.app import IoTunnelApp
 from tui.app.dialogs import ConfirmScreen, LoginScreen
 from tui.app.tunnel_tab import TunnelTab
@@ -29,8 +36,7 @@ async def select_device(app: IoTunnelApp, pilot, device_id: str) -> None:
 
 
 async def login(app: IoTunnelApp, pilot, password: str = LOGIN_PASSWORD) -> None:
-    await wait_for(app, lambda: isinstance(app.screen, LoginScreen))
-    screen = app.screen
+    screen = await wait_for_dialog(app, LoginScreen)
     username = screen.query_one("#login-username", Input)
     if not username.value:
         username.focus()
@@ -84,7 +90,7 @@ async def test_reopen_reuses_the_stored_tunnel_then_delete() -> None:
             await wait_for(app, lambda: phase(app) == "connected")
             assert tab(app).stored.tunnel_id == tunnel_id  # reused, not recreated
             await pilot.press("ctrl+right_square_bracket", "D")
-            await wait_for(app, lambda: isinstance(app.screen, ConfirmScreen))
+            await wait_for_dialog(app, ConfirmScreen)
             await pilot.press("y")
             await wait_for(app, lambda: tab(app) is None)
             assert await env.client.list_tunnels("boiler_0001") == []
@@ -99,7 +105,7 @@ async def test_wrong_password_shows_the_message_and_asks_again() -> None:
             await login(app, pilot, password="wrong")
             await wait_for(
                 app,
-                lambda: isinstance(app.screen, LoginScreen) and app.screen.error is not None,
+                lambda: dialog_ready(app, LoginScreen) and app.screen.error is not None,
             )
             error = app.screen.error
             assert error.lower().count("login failed") == 1  # not "Login failed: login failed"
@@ -162,14 +168,14 @@ async def test_token_expiry_then_renew_asks_for_the_password_again() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await select_device(app, pilot, "boiler_0001")
             await pilot.press("enter")
-            await wait_for(app, lambda: isinstance(app.screen, LoginScreen))
+            await wait_for_dialog(app, LoginScreen)
             old_id = tab(app).stored.tunnel_id
             await pilot.press("escape")  # no login: just let the token run out
             await wait_for(app, lambda: phase(app) == "expired", timeout=40)
             assert "token expired" in tab(app).detail
             tab(app).query_one("#tab-status").focus()
             await pilot.press("r")
-            await wait_for(app, lambda: isinstance(app.screen, LoginScreen), timeout=40)
+            await wait_for_dialog(app, LoginScreen, timeout=40)
             assert tab(app).stored.tunnel_id != old_id
             await pilot.press("escape")
 
@@ -180,13 +186,13 @@ async def test_own_expired_tunnel_is_recreated_without_asking() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await select_device(app, pilot, "boiler_0001")
             await pilot.press("enter")
-            await wait_for(app, lambda: isinstance(app.screen, LoginScreen))
+            await wait_for_dialog(app, LoginScreen)
             old_id = tab(app).stored.tunnel_id
             await pilot.press("escape")
             await wait_for(app, lambda: phase(app) == "expired", timeout=40)
             app.device_table.focus()
             await pilot.press("enter")
-            await wait_for(app, lambda: isinstance(app.screen, (LoginScreen, ConfirmScreen)))
+            await wait_for_dialog(app, (LoginScreen, ConfirmScreen))
             assert isinstance(app.screen, LoginScreen)
             assert tab(app).stored.tunnel_id != old_id
             await pilot.press("escape")

@@ -7,7 +7,7 @@ import logging
 
 from textual.widgets import Input
 
-from tests.app.support import dashboard_env, wait_for
+from tests.app.support import dashboard_env, dialog_ready, wait_for
 from tests.app.test_behaviour import SIZE, login, select_device
 from tui.app.config import AppConfig
 from tui.app.dialogs import LoginScreen
@@ -48,7 +48,7 @@ async def test_the_password_is_never_logged_nor_stored(caplog) -> None:
             await login(app, pilot, password=secret)
             await wait_for(
                 app,
-                lambda: isinstance(app.screen, LoginScreen) and app.screen.error is not None,
+                lambda: dialog_ready(app, LoginScreen) and app.screen.error is not None,
             )
             assert app.screen.query_one("#login-password", Input).value == ""
             await pilot.press("escape")

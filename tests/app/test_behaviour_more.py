@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.app.support import dashboard_env, wait_for
+from tests.app.support import dashboard_env, dialog_ready, wait_for, wait_for_dialog
 from tests.app.test_behaviour import SIZE, login, open_and_login, phase, select_device, tab
 from tui.app.config import AppConfig
 from tui.app.countdown import TokenLevel
@@ -27,19 +27,44 @@ async def test_a_foreign_tunnel_is_replaced_only_after_confirmation() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await select_device(app, pilot, "boiler_0001")
             await pilot.press("enter")
-            await wait_for(app, lambda: isinstance(app.screen, ConfirmScreen))
+            await wait_for_dialog(app, ConfirmScreen)
             await pilot.press("n")
             await wait_for(app, lambda: phase(app) == "ended")
             assert [t.tunnel_id for t in await env.client.list_tunnels()] == [foreign.tunnel_id]
             app.device_table.focus()
             await pilot.press("enter")
-            await wait_for(app, lambda: isinstance(app.screen, ConfirmScreen))
+            await wait_for_dialog(app, ConfirmScreen)
             await pilot.press("y")
             await login(app, pilot)
             await wait_for(app, lambda: phase(app) == "connected")
             tunnels = await env.client.list_tunnels()
             assert len(tunnels) == 1 and tunnels[0].tunnel_id != foreign.tunnel_id
             assert tab(app).stored.tunnel_id == tunnels[0].tunnel_id
+
+
+async def test_renew_asks_before_replacing_a_foreign_tunnel() -> None:
+    async with dashboard_env() as env:
+        foreign = await env.client.create_tunnel("boiler_0001")  # not in this client's store
+        app = env.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await select_device(app, pilot, "boiler_0001")
+            await pilot.press("enter")
+            await wait_for_dialog(app, ConfirmScreen)
+            await pilot.press("n")
+            await wait_for(app, lambda: phase(app) == "ended")
+            the_tab = tab(app)
+            assert the_tab is not None and the_tab.stored is None
+            app.activate_tab(the_tab)  # the status line has the focus: r is the tab's
+            await pilot.press("r")
+            await wait_for_dialog(app, ConfirmScreen)
+            await pilot.press("n")
+            await wait_for(
+                app, lambda: phase(app) == "ended" and not dialog_ready(app, ConfirmScreen)
+            )
+            tunnels = await env.client.list_tunnels()
+            assert [t.tunnel_id for t in tunnels] == [foreign.tunnel_id]
+            assert tunnels[0].is_open
+            assert "another client" in the_tab.detail
 
 
 async def test_countdown_warns_once_then_goes_critical() -> None:
@@ -96,11 +121,11 @@ async def test_remapped_keys_and_quit_confirmation() -> None:
             await pilot.pause()
             assert not app.tabs()
             await pilot.press("o")
-            await wait_for(app, lambda: isinstance(app.screen, LoginScreen))
+            await wait_for_dialog(app, LoginScreen)
             await pilot.press("escape")
             app.device_table.focus()
             await pilot.press("x")  # quit, remapped: a session is open, so it asks
-            await wait_for(app, lambda: isinstance(app.screen, ConfirmScreen))
+            await wait_for_dialog(app, ConfirmScreen)
             await pilot.press("n")
             assert app.is_running
             await pilot.press("question_mark")
@@ -108,7 +133,7 @@ async def test_remapped_keys_and_quit_confirmation() -> None:
             assert app.screen.query_one("#help-keys") is not None
             await pilot.press("escape")
             await pilot.press("x")
-            await wait_for(app, lambda: isinstance(app.screen, ConfirmScreen))
+            await wait_for_dialog(app, ConfirmScreen)
             await pilot.press("y")
             await wait_for(app, lambda: not app.is_running)
 

@@ -121,3 +121,17 @@ def test_usernames_are_remembered_per_device_in_a_private_file() -> None:
     assert again.get("boiler_0001") == "engineer" and again.get("pump_0001") == "root"
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     assert "iotunnel" in str(store.path.parent)
+
+
+def test_usernames_are_replaced_atomically_not_truncated_in_place() -> None:
+    from tui.app.usernames import UsernameStore
+
+    store = UsernameStore()
+    store.put("boiler_0001", "engineer")
+    before = store.path.stat().st_ino
+    store.put("boiler_0001", "root")
+    # a new file moved into place (os.replace): a reader never sees a truncated one
+    assert store.path.stat().st_ino != before
+    assert UsernameStore().get("boiler_0001") == "root"
+    leftovers = [p.name for p in store.path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []

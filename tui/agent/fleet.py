@@ -19,6 +19,10 @@ from tui.agent.config import AgentConfig, MqttEndpoint
 
 log = logging.getLogger(__name__)
 
+# the one login every simulated shell accepts (the demo prints it: not a secret)
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo"
+
 
 @dataclass(frozen=True)
 class FleetDevice:
@@ -35,8 +39,8 @@ class Fleet:
         devices: Iterable[FleetDevice],
         mqtt: MqttEndpoint,
         *,
-        username: str = "demo",
-        password: str = "demo",
+        username: str = DEMO_USER,
+        password: str = DEMO_PASSWORD,
         **agent_options: Any,
     ) -> None:
         self.agents: dict[str, Agent] = {}

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
 
+from rich.console import RenderableType
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
+from textual.theme import Theme
 from textual.widgets import Footer, Input, Static, TabbedContent
 
 from tui.app.commands import DeviceCommands
@@ -24,8 +26,10 @@ from tui.app.device_table import DeviceTable
 from tui.app.dialogs import ConfirmScreen
 from tui.app.help import HelpScreen
 from tui.app.operations import TunnelOperations
+from tui.app.session_api import SessionFactory
 from tui.app.themes import APP_VARIABLE_DEFAULTS, ThemeSet
 from tui.app.tunnel_tab import DeviceTerminal, TunnelTab
+from tui.app.tunnels import DashboardApi, TokenStoreLike
 from tui.app.usernames import UsernameStore
 from tui.iotda.models import DeviceStatus, Tunnel
 from tui.session.tokens import StoredTunnel
@@ -40,9 +44,12 @@ TERMINAL_ACTIONS = frozenset({"quit_anywhere", "switch_tab", "zoom_pane"})
 class FilterInput(Input):
     BINDINGS = [Binding("escape", "clear_filter", "Clear filter", id="filter.clear")]
 
+    class Cleared(Message):
+        """The user cleared the filter with escape: the app moves the focus back."""
+
     def action_clear_filter(self) -> None:
         self.value = ""
-        self.app.query_one(DeviceTable).focus()
+        self.post_message(self.Cleared())
 
 
 class IoTunnelApp(TunnelOperations, App[None]):
@@ -79,11 +86,11 @@ class IoTunnelApp(TunnelOperations, App[None]):
     def __init__(
         self,
         *,
-        client: Any,
-        session_factory: Callable[..., Any],
+        client: DashboardApi,
+        session_factory: SessionFactory,
         clock: Callable[[], float],
         config: AppConfig,
-        token_store: Any,
+        token_store: TokenStoreLike,
         themes: ThemeSet,
         usernames: UsernameStore,
         welcome: str | None = None,
@@ -156,6 +163,13 @@ class IoTunnelApp(TunnelOperations, App[None]):
 
     def on_unmount(self) -> None:
         self.thaw_gc()
+        self.state_changed()
+
+    def _display(self, screen: Screen, renderable: RenderableType | None) -> None:
+        super()._display(screen, renderable)
+        # Every repaint may be what a `wait_until` waits for (a dialog composed, a pane
+        # drained, the palette filled): waiters re-check on it instead of polling.
+        self.state_changed()
 
     def _apply_theme(self, name: str) -> None:
         if name not in self.available_themes:
@@ -163,13 +177,17 @@ class IoTunnelApp(TunnelOperations, App[None]):
             name = "iotunnel-dark" if "iotunnel-dark" in self.available_themes else "textual-dark"
         self.theme = name
 
-    def _theme_changed(self, theme: Any) -> None:
+    def _theme_changed(self, theme: Theme) -> None:
         spec = self.theme_set.themes.get(theme.name)
         if spec is not None:
             if theme.dark:
                 self.ansi_theme_dark = spec.terminal
             else:
                 self.ansi_theme_light = spec.terminal
+        for tab in self.tabs():
+            tab.colours = dict(self.theme_variables)
+            tab.render_status()
+        self.state_changed()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -215,7 +233,8 @@ class IoTunnelApp(TunnelOperations, App[None]):
         self.update_summary()
 
     @on(Input.Submitted, "#filter")
-    def _filter_submitted(self) -> None:
+    @on(FilterInput.Cleared)
+    def _filter_done(self) -> None:
         self.device_table.focus()
 
     def on_descendant_blur(self) -> None:

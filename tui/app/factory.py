@@ -4,32 +4,42 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from tui.app.app import IoTunnelApp
 from tui.app.config import AppConfig
+from tui.app.session_api import SessionFactory
 from tui.app.themes import ThemeSet, load_themes
+from tui.app.tunnels import DashboardApi, TokenStoreLike
 from tui.app.usernames import UsernameStore
+from tui.session.events import SessionEvent
 from tui.session.tokens import TokenStore
 
 
-def default_session_factory(clock: Callable[[], float]) -> Callable[..., Any]:
+def default_session_factory(clock: Callable[[], float]) -> SessionFactory:
     """Real `TunnelSession`s sharing the app's clock for token expiry."""
     from tui.session.session import TunnelSession
 
-    def make(tunnel_uri: str, token: str, **kwargs: Any) -> TunnelSession:
-        return TunnelSession(tunnel_uri, token, clock=clock, **kwargs)
+    def make(
+        tunnel_uri: str,
+        token: str,
+        *,
+        on_event: Callable[[SessionEvent], None],
+        expires_at: float | None,
+    ) -> TunnelSession:
+        return TunnelSession(
+            tunnel_uri, token, clock=clock, on_event=on_event, expires_at=expires_at
+        )
 
     return make
 
 
 def make_app(
     *,
-    client: Any,
-    session_factory: Callable[..., Any] | None = None,
+    client: DashboardApi,
+    session_factory: SessionFactory | None = None,
     clock: Callable[[], float] = time.time,
     config: AppConfig | None = None,
-    token_store: Any = None,
+    token_store: TokenStoreLike | None = None,
     themes: ThemeSet | None = None,
     usernames: UsernameStore | None = None,
     welcome: str | None = None,

@@ -12,7 +12,8 @@ import contextlib
 import gc
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual import work
 
@@ -22,7 +23,7 @@ from tui.app.tunnel_tab import PHASE_WORDS, TunnelTab, tab_id_for
 from tui.app.tunnels import NeedsReplace, TunnelOpener
 from tui.iotda.errors import IoTDAError
 from tui.iotda.models import Device
-from tui.iotda.redact import mask
+from tui.session.tokens import StoredTunnel
 
 if TYPE_CHECKING:
     from tui.app.app import IoTunnelApp
@@ -50,34 +51,38 @@ class TunnelOperations(_Base):
     # --- waiting on state (tests, bench) -------------------------------------------------
 
     def state_changed(self) -> None:
-        """Wake whoever waits in `wait_until`: a phase, the output or the list changed."""
+        """Wake whoever waits in `wait_until`: a phase, the output, a screen or the list
+        changed (the app also calls this after every repaint, see `IoTunnelApp._display`)."""
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def wait_until(self, predicate: Any, timeout: float = 30.0) -> None:
-        """Wait until `predicate()` is true, re-checking on every state change."""
+    async def wait_until(self, predicate: Callable[[], object], timeout: float = 30.0) -> None:
+        """Wait until `predicate()` is true, re-checking only when the state changed."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not predicate():
             left = deadline - loop.time()
             if left <= 0:
                 raise TimeoutError("condition not reached")
-            # the cap re-checks state that changes without an event (a pane's drain)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(left, 0.25))
+                await asyncio.wait_for(self._changed.wait(), left)
 
     # --- errors ------------------------------------------------------------------------
 
     def report_error(self, exc: BaseException, doing: str) -> str:
-        """Notify the user of a failure in one line; returns that line."""
+        """Notify the user of a failure in one line; returns that line.
+
+        No masking here: an `IoTDAError` carries the platform's `error_msg` (never a
+        credential), and the other failures that reach this point (httpx transport
+        errors, OS errors) carry URLs and reasons, never headers or request bodies,
+        which is where tokens and passwords travel.
+        """
         if isinstance(exc, IoTDAError):
             status = f" (HTTP {exc.status})" if exc.status else ""
             line = f"{exc.error_msg}{status}"
         else:
             log.error("%s failed", doing, exc_info=exc)
-            detail = str(exc)[:200] or "no detail"
-            # transport errors carry URLs, never headers; masked anyway if a token shows up
-            line = f"{type(exc).__name__}: {mask(detail) if 'token' in detail else detail}"
+            line = f"{type(exc).__name__}: {str(exc)[:200] or 'no detail'}"
         self.notify(line, title=f"Could not {doing}", severity="error", timeout=8)
         return line
 
@@ -192,6 +197,7 @@ class TunnelOperations(_Base):
                 countdown=self.config.countdown,
                 connect_timeout=self.config.connect_timeout,
                 on_change=self.state_changed,
+                colours=self.theme_variables,
             )
             self.tunnel_tabs.display = True
             self.tunnel_tabs.add_pane(tab)
@@ -205,26 +211,33 @@ class TunnelOperations(_Base):
     async def _open(self, tab: TunnelTab) -> None:
         device_id = tab.device.device_id
         try:
-            outcome = await self.opener.open(device_id)
-            if isinstance(outcome, NeedsReplace):
-                question = (
-                    f"{tab.device.display_name} already has a tunnel this client cannot use.\n"
-                    "Replace it (close, delete, create a new one)?"
-                )
-                if not await self.push_screen_wait(ConfirmScreen(question, "Replace")):
-                    tab.set_phase("ended", "not opened: the device has another client's tunnel")
-                    return
-                tab.set_phase("opening", "replacing the existing tunnel…")
-                stored = await self.opener.replace(device_id, outcome.tunnels)
-            else:
-                stored = outcome.stored
+            stored = await self._open_or_replace(tab)
         except Exception as exc:
             line = self.report_error(exc, f"open a tunnel to {tab.device.display_name}")
             tab.set_phase("ended", f"not opened: {line}")
             return
+        if stored is None:
+            tab.set_phase("ended", "not opened: the device has another client's tunnel")
+            return
         self.stored_by_device[device_id] = stored
         tab.start(stored)
         self.load_tunnels()
+
+    async def _open_or_replace(self, tab: TunnelTab) -> StoredTunnel | None:
+        """Reuse or create the device's tunnel; a foreign one is replaced only after the
+        user said yes (None when they said no). Opening and renewing both come here."""
+        device_id = tab.device.device_id
+        outcome = await self.opener.open(device_id)
+        if not isinstance(outcome, NeedsReplace):
+            return outcome.stored
+        question = (
+            f"{tab.device.display_name} already has a tunnel this client cannot use.\n"
+            "Replace it (close, delete, create a new one)?"
+        )
+        if not await self.push_screen_wait(ConfirmScreen(question, "Replace")):
+            return None
+        tab.set_phase("opening", "replacing the existing tunnel…")
+        return await self.opener.replace(device_id, outcome.tunnels)
 
     def _tab_for(self, device_id: str) -> TunnelTab | None:
         found = self.tunnel_tabs.query(f"#{tab_id_for(device_id)}")
@@ -339,16 +352,16 @@ class TunnelOperations(_Base):
         tab.set_phase("opening", "renewing the tunnel token…")
         try:
             if old is None:
-                outcome = await self.opener.open(tab.device.device_id)
-                if isinstance(outcome, NeedsReplace):
-                    stored = await self.opener.replace(tab.device.device_id, outcome.tunnels)
-                else:
-                    stored = outcome.stored
+                # no tunnel of ours: open as `o` does, asking before replacing a foreign one
+                stored = await self._open_or_replace(tab)
             else:
                 stored = await self.opener.renew(old)
         except Exception as exc:
             line = self.report_error(exc, f"renew the tunnel of {tab.device.display_name}")
             tab.set_phase("ended", f"not renewed: {line}")
+            return
+        if stored is None:
+            tab.set_phase("ended", "not renewed: the device has another client's tunnel")
             return
         self.stored_by_device[tab.device.device_id] = stored
         self.notify(f"New token for {tab.device.display_name}", title="Tunnel renewed")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,6 +19,7 @@ from textual.widgets import Static, TabPane
 
 from tui.app.config import Countdown
 from tui.app.countdown import TokenLevel, format_countdown, seconds_left, token_level
+from tui.app.session_api import SessionFactory, SessionLike
 from tui.iotda.frames import DisconnectCode
 from tui.iotda.models import Device
 from tui.session.events import (
@@ -38,7 +38,6 @@ from tui.terminal import TerminalPane
 
 log = logging.getLogger(__name__)
 
-SessionFactory = Callable[..., Any]
 
 # what the device table shows for a tab's phase
 PHASE_WORDS = {
@@ -116,11 +115,15 @@ class TunnelTab(TabPane):
         countdown: Countdown,
         connect_timeout: float,
         on_change: Callable[[], None] = lambda: None,
+        colours: dict[str, str] | None = None,
     ) -> None:
         super().__init__(device.display_name, id=tab_id_for(device.device_id))
         self.device = device
+        # the theme's variables (token-ok, token-expiring ...): the app sets them here and
+        # again on a theme change, so the tab never reaches up for them
+        self.colours: dict[str, str] = dict(colours or {})
         self.stored: StoredTunnel | None = None
-        self.session: Any = None
+        self.session: SessionLike | None = None
         self.phase = "opening"
         self.detail = "opening the tunnel…"
         self.notified_level = TokenLevel.OK
@@ -178,7 +181,7 @@ class TunnelTab(TabPane):
         self.set_phase("connecting", "connecting to the tunnel…")
         self.run_worker(self._run(self.session), group=self.id or "tab", exit_on_error=False)
 
-    async def _run(self, session: Any) -> None:
+    async def _run(self, session: SessionLike) -> None:
         try:
             await session.run()
         except Exception:  # the session reports its own end; this is a bug, not a state
@@ -337,7 +340,7 @@ class TunnelTab(TabPane):
             TokenLevel.CRITICAL: "token-critical",
             TokenLevel.EXPIRED: "token-expired",
         }[self.level()]
-        return self.app.theme_variables.get(name, "")
+        return self.colours.get(name, "")
 
     def tick(self) -> TokenLevel | None:
         """Once a second: redraw the countdown; returns a level newly reached, if any."""

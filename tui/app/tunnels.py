@@ -8,12 +8,12 @@ client cannot use is only replaced (close, delete, create) when the caller says 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from tui.iotda.errors import IoTDAError
-from tui.iotda.models import Tunnel, TunnelCreated
+from tui.iotda.models import DevicePage, Tunnel, TunnelCreated
 from tui.session.tokens import StoredTunnel
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,14 @@ class TokenStoreLike(Protocol):
     def put(self, stored: StoredTunnel) -> None: ...
     def prune(self, now: float) -> None: ...
     def remove(self, endpoint: str, project_id: str, tunnel_id: str) -> None: ...
+    def entries(self) -> list[StoredTunnel]: ...
+
+
+class DashboardApi(TunnelApi, Protocol):
+    """What the dashboard needs of the platform: the tunnel calls and the device pages
+    (`IoTDAClient` and the tests' fixture client both fit)."""
+
+    def list_device_pages(self, **filters: Any) -> AsyncIterator[DevicePage]: ...
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
-from tui.session.paths import ensure_private_dir, open_private, state_dir
+from tui.iotda.localstate import locked_private, state_dir, write_private_json
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +20,15 @@ class UsernameStore:
         return value if isinstance(value, str) else ""
 
     def put(self, device_id: str, username: str) -> None:
-        entries = self._load()
-        if entries.get(device_id) == username:
-            return
-        entries[device_id] = username
         try:
-            ensure_private_dir(self.path.parent)
-            with os.fdopen(open_private(self.path), "w", encoding="utf-8") as handle:
-                json.dump(entries, handle)
+            # locked and replaced atomically, like the token store: two dashboards (or a
+            # crash mid-write) never leave a torn or truncated file
+            with locked_private(self.path):
+                entries = self._load()
+                if entries.get(device_id) == username:
+                    return
+                entries[device_id] = username
+                write_private_json(self.path, entries)
         except OSError as exc:
             log.warning("cannot save usernames to %s: %s", self.path, exc)
 

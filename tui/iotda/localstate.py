@@ -7,8 +7,13 @@ re-exports it for older callers).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 APP_DIR_NAME = "iotunnel"
 
@@ -49,3 +54,36 @@ def touch_private(path: str | os.PathLike[str]) -> Path:
         ensure_private_dir(path.parent)
     os.close(open_private(path, "a"))
     return path
+
+
+def write_private_json(path: Path, body: Any, *, indent: int | None = None) -> None:
+    """Write `body` as JSON to a 0600 file, atomically.
+
+    Through a temporary file and `os.replace`, so a crash or a concurrent reader never
+    sees half a file; the directory is created 0700 when missing.
+    """
+    ensure_private_dir(path.parent)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = open_private(temp)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(body, handle, indent=indent)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def locked_private(path: Path) -> Iterator[None]:
+    """Serialise read-modify-write of `path` between processes (an flock on a lock file
+    beside it, 0600); closing the lock file releases the lock."""
+    ensure_private_dir(path.parent)
+    fd = open_private(path.with_name(f".{path.name}.lock"), "a")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -8,17 +8,15 @@ temporary file and `os.replace` so a crash never leaves half a file.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.iotda.localstate import ensure_private_dir, open_private, state_dir
+from tui.iotda.localstate import locked_private, state_dir, write_private_json
 from tui.iotda.models import TunnelCreated
 from tui.iotda.redact import mask
 
@@ -154,13 +152,8 @@ class TokenStore:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """Serialise read-modify-write between processes (the CLI and a dashboard)."""
-        ensure_private_dir(self.path.parent)
-        fd = open_private(self.path.with_name(f".{self.path.name}.lock"), "a")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with locked_private(self.path):
             yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
     def _load(self) -> dict[str, StoredTunnel]:
         try:
@@ -188,16 +181,5 @@ class TokenStore:
         return entries
 
     def _save(self, entries: dict[str, StoredTunnel]) -> None:
-        ensure_private_dir(self.path.parent)
         body = {"version": _FORMAT_VERSION, "tunnels": [asdict(e) for e in entries.values()]}
-        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = open_private(temp)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(body, handle, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        write_private_json(self.path, body, indent=1)
