@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pyte.charsets import VT100_MAP
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "terminal"
 COLS, ROWS = 80, 24
 QUIET = 0.6  # seconds without output that mean "the program is waiting"
 

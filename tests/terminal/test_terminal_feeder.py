@@ -8,7 +8,7 @@ from pathlib import Path
 from tui.terminal.feeder import PIECE_BYTES, OutputQueue
 from tui.terminal.pyte_backend import PyteBackend
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "terminal"
 
 
 async def test_a_flood_is_fed_in_pieces_and_the_loop_runs_between_slices() -> None:

@@ -10,7 +10,7 @@ import pytest
 from tui.terminal.backend import Attrs
 from tui.terminal.pyte_backend import PyteBackend
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "terminal"
 TMUX_REFERENCED = ["ls_color", "cjk", "progress", "vim_open", "vim_quit", "less", "top", "curses"]
 
 

@@ -9,7 +9,7 @@ from textual.app import App, ComposeResult
 
 from tui.terminal import TerminalPane
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "terminal"
 WAIT = 30.0  # generous: the machine is shared and slow
 
 

@@ -16,7 +16,7 @@ from tui.terminal.recording import load_recording
 from tui.terminal.render import fit_text, runs_to_segments, style_for
 from tui.terminal.replay_app import ReplayApp
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "terminal"
 
 
 def test_clusters_are_drawn_on_the_emulator_grid() -> None:

@@ -14,7 +14,7 @@ import pytest
 from tui.cli import main
 from tui.terminal.recording import load_recording
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "terminal"
 
 
 def expected(name: str) -> str:

@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 
 from tui.terminal import TerminalPane
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "terminal"
 
 PALETTE = (
     b"\r\n"
