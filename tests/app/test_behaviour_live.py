@@ -57,3 +57,37 @@ async def test_the_password_is_never_logged_nor_stored(caplog) -> None:
         if path.exists():
             assert secret not in path.read_text()
             assert path.stat().st_mode & 0o077 == 0
+
+
+async def test_periodic_refresh_of_a_big_fleet_is_paced_by_its_size() -> None:
+    from tests.app.support import big_fleet_seed
+    from tests.support.platform import running_platform
+    from tui.app.factory import make_app
+
+    now = [1_000_000.0]
+    async with running_platform(big_fleet_seed(1_000)) as platform, platform.client() as client:
+        listings: list[int] = []
+        real_pages = client.list_device_pages
+
+        def counted_pages(**filters):
+            listings.append(1)
+            return real_pages(**filters)
+
+        client.list_device_pages = counted_pages  # count real requests, answer them for real
+        app = make_app(
+            client=client, clock=lambda: now[0], config=AppConfig(refresh_interval=3600.0)
+        )
+        async with app.run_test(size=SIZE):
+            await wait_for(app, lambda: app.devices_done.is_set(), timeout=60)
+            assert len(listings) == 1  # 1,000 devices: 20 pages, twice the pacing threshold
+            now[0] += 3600 * 1.5  # past one interval, not yet two
+            app.periodic_refresh()
+            await app.workers.wait_for_complete()
+            assert len(listings) == 1  # tunnels were refreshed, the fleet was not re-listed
+            now[0] += 3600
+            app.periodic_refresh()
+            await app.workers.wait_for_complete()
+            assert len(listings) == 2
+            app.action_refresh()  # f5 re-lists at once, whatever the pacing
+            await app.workers.wait_for_complete()
+            assert len(listings) == 3

@@ -157,7 +157,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
         if self.welcome:
             self.notify(self.welcome, title="Welcome", timeout=30)
         self.set_interval(1.0, self.tick)
-        self.set_interval(self.config.refresh_interval, self.refresh_all)
+        self.set_interval(self.config.refresh_interval, self.periodic_refresh)
         self.load_devices(progressive=True)
         self.load_tunnels()
 

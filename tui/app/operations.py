@@ -1,9 +1,5 @@
-"""The dashboard's platform work: loading devices, opening, closing, deleting, renewing.
-
-A mixin of `IoTunnelApp` so the app module stays about layout. Every platform call runs
-in a worker and every failure ends in `report_error`: a notification with the platform's
-`error_msg` and HTTP status, never a traceback on screen.
-"""
+"""The dashboard's platform work (a mixin of `IoTunnelApp`): every platform call runs in
+a worker and every failure ends in `report_error`, never a traceback on screen."""
 
 from __future__ import annotations
 
@@ -37,6 +33,9 @@ log = logging.getLogger(__name__)
 # while the first listing streams in, repaint at most this often
 PROGRESSIVE_PAINT_SECONDS = 0.2
 FREEZE_AFTER_DEVICES = 2_000
+# past this many pages a periodic re-list waits longer, in step with the fleet's size:
+# an open dashboard stays far below IoTDA's rate limit (f5 re-lists at once)
+PAGES_PER_REFRESH = 10
 
 
 class TunnelOperations(_Base):
@@ -47,6 +46,8 @@ class TunnelOperations(_Base):
         self._changed = asyncio.Event()
         self._listing_devices = False
         self._froze_gc = False
+        self._listed_at: float | None = None
+        self._listed_pages = 0
 
     # --- waiting on state (tests, bench) -------------------------------------------------
 
@@ -97,6 +98,14 @@ class TunnelOperations(_Base):
     def action_refresh(self) -> None:
         self.refresh_all()
 
+    def periodic_refresh(self) -> None:
+        """The refresh timer: tunnels every time, devices paced by the fleet's size."""
+        pause = self.config.refresh_interval * max(1.0, self._listed_pages / PAGES_PER_REFRESH)
+        if self._listed_at is None or self.clock() - self._listed_at >= pause:
+            self.refresh_all()
+        else:
+            self.load_tunnels()
+
     @work(exclusive=True, group="devices", exit_on_error=False)
     async def load_devices(self, progressive: bool) -> None:
         table = self.query_one(DeviceTable)
@@ -104,8 +113,10 @@ class TunnelOperations(_Base):
         pending: list[Device] = []
         last_paint = 0.0
         self._listing_devices = True
+        pages = 0
         try:
             async for page in self.client.list_device_pages():
+                pages += 1
                 collected.extend(page.devices)
                 if not progressive:
                     continue
@@ -122,6 +133,7 @@ class TunnelOperations(_Base):
         finally:
             self.devices_loaded = True
             self._listing_devices = False
+        self._listed_at, self._listed_pages = self.clock(), pages
         table.set_devices(collected)
         self._first_paint()
         self.update_summary()
@@ -289,27 +301,9 @@ class TunnelOperations(_Base):
     def action_close_tunnel(self) -> None:
         device = self._target_device()
         if device is not None:
-            self.run_worker(self._close(device), group="close", exit_on_error=False)
-
-    async def _close(self, device: Device) -> None:
-        tab = self._tab_for(device.device_id)
-        if tab is not None:
-            await tab.stop()
-        try:
-            tunnels = await self.client.list_tunnels(device.device_id)
-            found = [t for t in tunnels if t.device_id == device.device_id and t.is_open]
-            for tunnel in found:
-                await self.opener.close(tunnel.tunnel_id)
-        except Exception as exc:
-            self.report_error(exc, f"close the tunnel of {device.display_name}")
-            return
-        if tab is not None:
-            await self._remove_tab(tab)
-        if found or tab is not None:
-            self.notify(f"Tunnel to {device.display_name} closed", title="Tunnel")
-        else:
-            self.notify(f"{device.display_name} has no open tunnel", title="Tunnel")
-        self.load_tunnels()
+            self.run_worker(
+                self._end_tunnels(device, delete=False), group="close", exit_on_error=False
+            )
 
     def action_delete_tunnel(self) -> None:
         device = self._target_device()
@@ -318,29 +312,41 @@ class TunnelOperations(_Base):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_worker(self._delete(device), group="delete", exit_on_error=False)
+                self.run_worker(
+                    self._end_tunnels(device, delete=True), group="delete", exit_on_error=False
+                )
 
         question = f"Delete the tunnel of {device.display_name}? Its session ends."
         self.push_screen(ConfirmScreen(question, "Delete"), answered)
 
-    async def _delete(self, device: Device) -> None:
+    async def _end_tunnels(self, device: Device, *, delete: bool) -> None:
+        """Close (or delete) the device's tunnels and the tab that shows its session."""
+        verb, name = ("delete" if delete else "close"), device.display_name
         tab = self._tab_for(device.device_id)
         if tab is not None:
             await tab.stop()
         try:
             tunnels = await self.client.list_tunnels(device.device_id)
             found = [t for t in tunnels if t.device_id == device.device_id]
+            if not delete:
+                found = [t for t in found if t.is_open]
             for tunnel in found:
-                await self.opener.remove_tunnel(tunnel)
+                if delete:
+                    await self.opener.remove_tunnel(tunnel)
+                else:
+                    await self.opener.close(tunnel.tunnel_id)
         except Exception as exc:
-            self.report_error(exc, f"delete the tunnel of {device.display_name}")
+            self.report_error(exc, f"{verb} the tunnel of {name}")
             return
         if tab is not None:
             await self._remove_tab(tab)
-        self.stored_by_device.pop(device.device_id, None)
-        name = device.display_name
-        line = f"Tunnel to {name} deleted" if found else f"{name} has no tunnel to delete"
-        self.notify(line, title="Tunnel")
+        if delete:
+            self.stored_by_device.pop(device.device_id, None)
+        if found or (tab is not None and not delete):
+            self.notify(f"Tunnel to {name} {verb}d", title="Tunnel")
+        else:
+            what = "no tunnel to delete" if delete else "no open tunnel"
+            self.notify(f"{name} has {what}", title="Tunnel")
         self.load_tunnels()
 
     def on_tunnel_tab_renew_requested(self, event: TunnelTab.RenewRequested) -> None:
@@ -370,7 +376,9 @@ class TunnelOperations(_Base):
 
     def close_all(self) -> None:
         for tab in self.tabs():
-            self.run_worker(self._close(tab.device), group="close", exit_on_error=False)
+            self.run_worker(
+                self._end_tunnels(tab.device, delete=False), group="close", exit_on_error=False
+            )
 
     async def _remove_tab(self, tab: TunnelTab) -> None:
         if tab.id:
