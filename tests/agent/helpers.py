@@ -7,6 +7,7 @@ import contextlib
 import os
 
 from tui.agent.backends.base import ShellSession
+from tui.agent.backends.pty import proc_stats
 
 
 def alive(pid: int) -> bool:
@@ -21,19 +22,7 @@ def alive(pid: int) -> bool:
 
 def children_of(pid: int) -> list[int]:
     """Live processes whose parent is `pid`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if int(fields[1]) == pid and fields[0] != b"Z":
-            found.append(int(entry))
-    return found
+    return [child for child, fields in proc_stats() if int(fields[1]) == pid and fields[0] != b"Z"]
 
 
 def open_fds() -> set[str]:

@@ -23,10 +23,19 @@ from tui.iotda.frames import (
 DEVICE = "boiler_0001"
 
 
-async def _tunnel(p, device, client):
+async def _tunnel(device, client):
     created = await client.create_tunnel(DEVICE)
     notice = await device.next_notify()
     return created, notice
+
+
+async def _linked(device, client):
+    """A tunnel with both sides linked (app first) and connect_tunnel read by the app."""
+    created, notice = await _tunnel(device, client)
+    app = await open_link(created.tunnel_uri, created.tunnel_access_token)
+    dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
+    assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
+    return created, notice, app, dev
 
 
 async def _states(client, tunnel_id):
@@ -43,7 +52,7 @@ async def _wait_states(p, client, tunnel_id, expected):
 
 async def test_relay_verbatim_both_ways_with_connect_tunnel_and_states():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        created, notice = await _tunnel(p, device, client)
+        created, notice = await _tunnel(device, client)
         assert notice.tunnel_uri.endswith(f"/v5/iot/tunnels/{created.tunnel_id}/device-connect")
         assert notice.tunnel_access_token != created.tunnel_access_token
         assert await _states(client, created.tunnel_id) == ("OPEN", "DISCONNECTED", "DISCONNECTED")
@@ -71,7 +80,7 @@ async def test_relay_verbatim_both_ways_with_connect_tunnel_and_states():
 
 async def test_connect_tunnel_at_once_when_device_was_first_and_peer_gone_410():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        created, notice = await _tunnel(p, device, client)
+        created, notice = await _tunnel(device, client)
         dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
         app = await open_link(created.tunnel_uri, created.tunnel_access_token)
         assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
@@ -95,10 +104,7 @@ async def test_connect_tunnel_at_once_when_device_was_first_and_peer_gone_410():
 
 async def test_ping_is_answered_never_relayed():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        created, notice = await _tunnel(p, device, client)
-        app = await open_link(created.tunnel_uri, created.tunnel_access_token)
-        dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
-        await next_frame(app)  # connect_tunnel
+        _created, _notice, app, dev = await _linked(device, client)
         ping = TunnelFrame(Op.PING, new_request_id())
         await app.send(ping.encode())
         pong = await next_frame(app)
@@ -114,7 +120,7 @@ async def test_ping_is_answered_never_relayed():
 @pytest.mark.parametrize("token", ["", "wrong-token", "x" * 300])
 async def test_bad_token_refused_at_upgrade_with_401_body(token):
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        created, notice = await _tunnel(p, device, client)
+        created, notice = await _tunnel(device, client)
         for uri in (created.tunnel_uri, notice.tunnel_uri):
             with pytest.raises(InvalidStatus) as info:
                 await open_link(uri, token)
@@ -130,7 +136,7 @@ async def test_bad_token_refused_at_upgrade_with_401_body(token):
 
 async def test_newer_link_replaces_older_with_4000():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        created, notice = await _tunnel(p, device, client)
+        created, notice = await _tunnel(device, client)
         first = await open_link(created.tunnel_uri, created.tunnel_access_token)
         second = await open_link(created.tunnel_uri, created.tunnel_access_token)
         frames = await frames_until_closed(first)
@@ -150,10 +156,7 @@ async def test_newer_link_replaces_older_with_4000():
 
 async def test_oversize_frame_closes_with_1009_and_bad_frames_are_dropped():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        created, notice = await _tunnel(p, device, client)
-        app = await open_link(created.tunnel_uri, created.tunnel_access_token)
-        dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
-        await next_frame(app)
+        _created, _notice, app, dev = await _linked(device, client)
         await app.send(b"\x00\x01binary")
         await app.send("not json at all")
         await app.send(command_frame("x" * 9000).encode())  # under 10 KB: relayed
@@ -167,10 +170,7 @@ async def test_oversize_frame_closes_with_1009_and_bad_frames_are_dropped():
 
 async def test_close_api_ends_live_session_and_reconnect_reopens():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        created, notice = await _tunnel(p, device, client)
-        app = await open_link(created.tunnel_uri, created.tunnel_access_token)
-        dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
-        await next_frame(app)
+        created, notice, app, dev = await _linked(device, client)
         await client.close_tunnel(created.tunnel_id)
         frames = await frames_until_closed(app)
         assert frames[-1]["operation_type"] == Op.DISCONNECT
@@ -195,7 +195,7 @@ async def test_close_api_ends_live_session_and_reconnect_reopens():
 
 async def test_delete_ends_live_links_and_tokens_stop_working():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        created, _ = await _tunnel(p, device, client)
+        created, _ = await _tunnel(device, client)
         await client.close_tunnel(created.tunnel_id)
         await client.delete_tunnel(created.tunnel_id)
         with pytest.raises(InvalidStatus) as info:
@@ -209,7 +209,7 @@ async def test_expiry_sends_401_closes_both_and_marks_closed():
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
-        created, notice = await _tunnel(p, device, client)
+        created, notice = await _tunnel(device, client)
         assert created.expires_in == 3
         app = await open_link(created.tunnel_uri, created.tunnel_access_token)
         dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
@@ -231,7 +231,7 @@ async def test_expiry_sends_401_closes_both_and_marks_closed():
 
 async def test_platform_stop_closes_links_with_1001():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        created, _ = await _tunnel(p, device, client)
+        created, _ = await _tunnel(device, client)
         app = await open_link(created.tunnel_uri, created.tunnel_access_token)
         await _wait_states(p, client, created.tunnel_id, ("OPEN", "CONNECTED", "DISCONNECTED"))
         await p.platform.tunnels.stop()
@@ -252,7 +252,7 @@ async def test_mqtt_login_and_logout_drive_device_status():
 async def test_a_restarted_device_is_called_back_to_an_open_tunnel_its_app_waits_on():
     async with running_platform() as p, p.client() as client:
         async with mqtt_device(p, DEVICE) as device:
-            created, notice = await _tunnel(p, device, client)
+            created, notice = await _tunnel(device, client)
             dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
             app = await open_link(created.tunnel_uri, created.tunnel_access_token)
             assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
@@ -272,10 +272,7 @@ async def test_a_restarted_device_is_called_back_to_an_open_tunnel_its_app_waits
 
 async def test_an_app_connecting_right_after_create_does_not_call_the_device_twice():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        created, notice = await _tunnel(p, device, client)
-        app = await open_link(created.tunnel_uri, created.tunnel_access_token)
-        dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
-        assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
+        _created, _notice, app, dev = await _linked(device, client)
         assert device.notifications.empty()
         await app.close()
         await dev.close()
@@ -284,7 +281,7 @@ async def test_an_app_connecting_right_after_create_does_not_call_the_device_twi
 async def test_an_app_reconnecting_to_an_open_tunnel_calls_the_device_again():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
         p.platform.tunnels.renotify_after = 0  # as if the first call were long ago
-        created, notice = await _tunnel(p, device, client)
+        created, notice = await _tunnel(device, client)
         app = await open_link(created.tunnel_uri, created.tunnel_access_token)
         again = await device.next_notify()  # the device never came: ask it again
         assert again.tunnel_uri == notice.tunnel_uri

@@ -21,7 +21,7 @@ import shutil
 import signal
 import struct
 import termios
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from tui.agent.backends.base import LoginFailed
 
@@ -65,9 +65,8 @@ def _make_controlling_tty() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def session_members(sid: int) -> list[int]:
-    """Pids of every process whose session id is `sid` (from /proc)."""
-    found = []
+def proc_stats() -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, the /proc/PID/stat fields after the command name) of every live process."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -76,10 +75,12 @@ def session_members(sid: int) -> list[int]:
                 stat = fh.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 3 and int(fields[3]) == sid:
-            found.append(int(entry))
-    return found
+        yield int(entry), stat[stat.rfind(b")") + 2 :].split()
+
+
+def session_members(sid: int) -> list[int]:
+    """Pids of every process whose session id is `sid` (from /proc)."""
+    return [pid for pid, fields in proc_stats() if len(fields) > 3 and int(fields[3]) == sid]
 
 
 class PtySession:
