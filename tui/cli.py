@@ -10,6 +10,7 @@ Exit codes: 0 ok, 1 operation failed (platform error), 2 bad usage or configurat
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -252,6 +253,9 @@ def _run_tunnels(args: argparse.Namespace) -> int:
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="local platform + simulated fleet + dashboard, one command")
+    p.add_argument(
+        "--record", action="store_true", default=argparse.SUPPRESS, help="record sessions"
+    )
     p.set_defaults(run=_run_demo)
 
 
@@ -264,24 +268,17 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     _log_to_state_file(args)
     try:
-        return main_demo()
+        return main_demo(record=args.record)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 
 
 def _log_to_state_file(args: argparse.Namespace) -> None:
     """While the dashboard owns the terminal, log lines go to a 0600 file, not stderr."""
-    if getattr(args, "log_file", None):
-        return
-    import os
+    if not getattr(args, "log_file", None):
+        from tui.runtime import log_to_state_file
 
-    from tui.session.paths import ensure_private_dir, state_dir
-
-    path = ensure_private_dir(state_dir()) / "iotunnel.log"
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.getLogger().level, handlers=[handler], force=True)
+        log_to_state_file()
 
 
 def _run_dashboard(args: argparse.Namespace) -> int:
@@ -296,6 +293,8 @@ def _run_dashboard(args: argparse.Namespace) -> int:
 
     try:
         config = load_config()
+        if args.record:
+            config = dataclasses.replace(config, record_sessions=True)
         profile = config.profile(args.profile)
         auth = build_auth(profile, config.path or "config")
     except ConfigError as exc:
@@ -336,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", help="config profile to use (default: the config's default)")
     parser.add_argument("--log-file", help="write a debug log to this file")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="record every session's output (never its input) for `iotunnel replay`",
+    )
     parser.set_defaults(run=_run_dashboard)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in _COMMANDS:
@@ -353,18 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
-    level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
-    handler: logging.Handler
-    if getattr(args, "log_file", None):
-        from tui.iotda.localstate import touch_private
+    from tui.runtime import configure_logging
 
-        # a debug log may hold device names, user names, request ids: the user's eyes only
-        handler = logging.FileHandler(touch_private(args.log_file))
-        level = logging.DEBUG
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    configure_logging(args.verbose, getattr(args, "log_file", None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

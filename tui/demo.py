@@ -144,7 +144,7 @@ async def run_demo(config: AppConfig | None = None) -> int:
         return int(app.return_code or 0)
 
 
-def main_demo() -> int:
+def main_demo(record: bool = False) -> int:
     """Entry point for the CLI: the user's theme, keys and thresholds apply to the demo too."""
     user = load_config()
     config = AppConfig(
@@ -153,5 +153,6 @@ def main_demo() -> int:
         connect_timeout=user.connect_timeout,
         countdown=user.countdown,
         keymap=user.keymap,
+        record_sessions=record or user.record_sessions,
     )
     return asyncio.run(run_demo(config))

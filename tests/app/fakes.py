@@ -85,6 +85,7 @@ class ReplaySession:
         on_event: Callable[[SessionEvent], None],
         expires_at: float | None = None,
         device_comes: bool = True,
+        device_id: str = "",
     ) -> None:
         self.on_event = on_event
         self.expires_at = expires_at

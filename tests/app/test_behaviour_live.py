@@ -91,3 +91,27 @@ async def test_periodic_refresh_of_a_big_fleet_is_paced_by_its_size() -> None:
             app.action_refresh()  # f5 re-lists at once, whatever the pacing
             await app.workers.wait_for_complete()
             assert len(listings) == 3
+
+
+async def test_recorded_sessions_replay_their_output_and_never_hold_input(tmp_path) -> None:
+    import os
+    import stat
+    from pathlib import Path
+
+    from tests.app.test_behaviour import open_and_login, run_command
+    from tui.terminal.recording import final_screen, load_recording
+
+    async with dashboard_env() as env:
+        app = env.app(config=AppConfig(refresh_interval=60.0, record_sessions=True))
+        async with app.run_test(size=SIZE) as pilot:
+            the_tab = await open_and_login(app, pilot)
+            await run_command(app, pilot, the_tab, "echo rec-$((6*7))", "rec-42")
+            await pilot.press("ctrl+right_square_bracket", "c")
+            await wait_for(app, lambda: the_tab.session is None or the_tab.session.ended)
+    folder = Path(os.environ["XDG_STATE_HOME"]) / "iotunnel" / "recordings"
+    casts = sorted(folder.glob("boiler_0001-*.cast"))
+    assert len(casts) == 1
+    assert stat.S_IMODE(casts[0].stat().st_mode) == 0o600
+    text = casts[0].read_text()
+    assert '"i"' not in text  # output only: no input event, so no password, ever
+    assert "rec-42" in final_screen(load_recording(casts[0]), None, None)

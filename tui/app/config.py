@@ -82,6 +82,7 @@ class AppConfig:
     profiles: dict[str, Profile] = field(default_factory=dict)
     default_profile: str | None = None
     path: str | None = None
+    record_sessions: bool = False  # asciicast of every session's output, never its input
 
     def profile(self, name: str | None) -> Profile:
         where = self.path or "config"
@@ -135,6 +136,12 @@ class _Reader:
         if value <= minimum:
             raise ConfigError(self.path, self.key(name), f"must be greater than {minimum:g}")
         return float(value)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.table.get(name, default)
+        if not isinstance(value, bool):
+            raise ConfigError(self.path, self.key(name), "must be true or false")
+        return value
 
     def sub(self, name: str) -> _Reader:
         return _Reader(self.path, self.table.get(name, {}), self.key(name))
@@ -192,6 +199,7 @@ def parse_config(data: dict[str, Any], path: str = "config") -> AppConfig:
         profiles=profiles,
         default_profile=default_profile,
         path=path,
+        record_sessions=top.flag("record_sessions"),
     )
 
 

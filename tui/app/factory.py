@@ -15,8 +15,13 @@ from tui.session.events import SessionEvent
 from tui.session.tokens import TokenStore
 
 
-def default_session_factory(clock: Callable[[], float]) -> SessionFactory:
-    """Real `TunnelSession`s sharing the app's clock for token expiry."""
+def default_session_factory(clock: Callable[[], float], record: bool = False) -> SessionFactory:
+    """Real `TunnelSession`s sharing the app's clock for token expiry.
+
+    With `record`, each session's output goes to an asciicast file under
+    `$XDG_STATE_HOME/iotunnel/recordings/` (0600) that `iotunnel replay` plays.
+    """
+    from tui.session.recorder import Recorder
     from tui.session.session import TunnelSession
 
     def make(
@@ -25,9 +30,16 @@ def default_session_factory(clock: Callable[[], float]) -> SessionFactory:
         *,
         on_event: Callable[[SessionEvent], None],
         expires_at: float | None,
+        device_id: str,
     ) -> TunnelSession:
+        recorder = Recorder.for_device(device_id, wall_clock=clock) if record else None
         return TunnelSession(
-            tunnel_uri, token, clock=clock, on_event=on_event, expires_at=expires_at
+            tunnel_uri,
+            token,
+            clock=clock,
+            on_event=on_event,
+            expires_at=expires_at,
+            recorder=recorder,
         )
 
     return make
@@ -47,11 +59,12 @@ def make_app(
     login_hint: str | None = None,
 ) -> IoTunnelApp:
     """Build the app with everything outside injected; defaults are the real parts."""
+    config = config or AppConfig()
     return IoTunnelApp(
         client=client,
-        session_factory=session_factory or default_session_factory(clock),
+        session_factory=session_factory or default_session_factory(clock, config.record_sessions),
         clock=clock,
-        config=config or AppConfig(),
+        config=config,
         token_store=token_store if token_store is not None else TokenStore(),
         themes=themes if themes is not None else load_themes(),
         usernames=usernames or UsernameStore(),

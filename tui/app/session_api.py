@@ -31,4 +31,5 @@ class SessionFactory(Protocol):
         *,
         on_event: Callable[[SessionEvent], None],
         expires_at: float | None,
+        device_id: str,
     ) -> SessionLike: ...

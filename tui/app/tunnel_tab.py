@@ -176,7 +176,11 @@ class TunnelTab(TabPane):
                 self._on_event(event)
 
         self.session = self._session_factory(
-            stored.tunnel_uri, stored.token, on_event=on_event, expires_at=stored.expires_at
+            stored.tunnel_uri,
+            stored.token,
+            on_event=on_event,
+            expires_at=stored.expires_at,
+            device_id=stored.device_id,
         )
         self.set_phase("connecting", "connecting to the tunnel…")
         self.run_worker(self._run(self.session), group=self.id or "tab", exit_on_error=False)
