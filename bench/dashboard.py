@@ -26,6 +26,7 @@ from typing import Any
 
 from textual import events
 
+from tests.app.support import big_fleet_seed
 from tests.support.platform import running_platform
 from tui.agent.agent import Agent
 from tui.agent.config import AgentConfig, MqttEndpoint
@@ -33,33 +34,11 @@ from tui.agent.fleet import DEMO_PASSWORD, DEMO_USER
 from tui.app.config import AppConfig
 from tui.app.factory import make_app
 from tui.app.filtering import filter_rows
-from tui.platform.config import Credential, Seed, SeedDevice
 from tui.session.events import LoginAccepted, Output, SessionEvent
 from tui.session.session import TunnelSession
 
 SIZE = (120, 40)
 QUERIES = ["b", "bo", "boi", "boil", "boile", "boiler", "boiler !", "boiler !9"]
-PRODUCTS = ("boiler", "pump", "meter", "sensor", "camera", "gateway", "plc", "valve")
-
-
-def fleet_seed(count: int) -> Seed:
-    devices = tuple(
-        SeedDevice(
-            device_id=f"{PRODUCTS[i % len(PRODUCTS)]}_{i:05d}",
-            node_id=f"{i:05d}",
-            product_id=PRODUCTS[i % len(PRODUCTS)],
-            secret=f"secret-{i:05d}",
-            device_name=f"{PRODUCTS[i % len(PRODUCTS)].title()} {i:05d}",
-            tags=(("site", ("berlin", "hamburg", "munich")[i % 3]),),
-        )
-        for i in range(count)
-    )
-    return Seed(
-        project_id="bench",
-        region="local-1",
-        credentials=(Credential("AKBENCH000000001", "SKBENCHSECRET0001"),),
-        devices=devices,
-    )
 
 
 def median_ms(values: list[float]) -> float:
@@ -74,7 +53,7 @@ def p99_ms(values: list[float]) -> float:
 async def time_listing(count: int, runs: int) -> tuple[list[float], list[float], list[float]]:
     """Start → first painted list, start → whole list painted, and the bare listing."""
     first, full, bare = [], [], []
-    async with running_platform(fleet_seed(count)) as platform, platform.client() as client:
+    async with running_platform(big_fleet_seed(count)) as platform, platform.client() as client:
         for _ in range(runs):
             started = time.perf_counter()
             async for _page in client.list_device_pages():
@@ -98,7 +77,7 @@ async def time_listing(count: int, runs: int) -> tuple[list[float], list[float],
 async def time_filter(count: int) -> tuple[list[float], list[float]]:
     """Per keystroke through the pilot (key → table re-filtered → repaint), and bare."""
     per_key, bare = [], []
-    async with running_platform(fleet_seed(count)) as platform, platform.client() as client:
+    async with running_platform(big_fleet_seed(count)) as platform, platform.client() as client:
         app = make_app(client=client, config=AppConfig(refresh_interval=3600.0))
         async with app.run_test(size=SIZE) as pilot:
             await asyncio.wait_for(app.devices_done.wait(), 60)
