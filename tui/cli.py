@@ -23,7 +23,6 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 LOGIN_PASSWORD_ENV = "IOTUNNEL_LOGIN_PASSWORD"
-DEMO_PASSWORD = "demo"  # the demo fleet's login: not a secret, printed in the demo's notice
 
 log = logging.getLogger("iotunnel")
 
@@ -138,12 +137,12 @@ def _add_fleet(sub: argparse._SubParsersAction) -> None:
         description="Run a seed file's devices as simulated agents (pty backend). "
         "SIGUSR1 takes a random device offline, SIGUSR2 brings every device back. "
         "The shells' password comes from --password-file (0600) or "
-        f"${LOGIN_PASSWORD_ENV}, else it is the demo's {DEMO_PASSWORD!r}.",
+        f"${LOGIN_PASSWORD_ENV}, else it is the demo login's (demo).",
     )
     p.add_argument("--seed", required=True, help="the platform's seed TOML (device secrets)")
     p.add_argument("--mqtt", required=True, help="MQTT endpoint, mqtt[s]://host:port")
     p.add_argument("--count", type=opt.positive_int, help="run only the first N devices")
-    p.add_argument("--username", default="demo", help="login the shells accept (demo)")
+    p.add_argument("--username", help="login the shells accept (default: demo)")
     p.add_argument("--password-file", help="password the shells accept (0600 file)")
     opt.refuse_secret_flag(p, "--password", f"--password-file or ${LOGIN_PASSWORD_ENV}")
     flap_help = "toggle DEVICE offline/online every SECONDS (repeatable)"
@@ -156,7 +155,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
     import os
 
     from tui.agent.config import ConfigError
-    from tui.agent.fleet import FleetDevice
+    from tui.agent.fleet import DEMO_PASSWORD, DEMO_USER, FleetDevice
     from tui.agent.runner import fleet_main
     from tui.iotda.secretfile import SecretFileError, read_secret_file
     from tui.platform.config import SeedError, load_seed
@@ -176,7 +175,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
         return fleet_main(
             devices,
             args.mqtt,
-            username=args.username,
+            username=args.username or DEMO_USER,
             password=password,
             flaps=args.flap,
             ca_file=args.ca,

@@ -20,16 +20,21 @@ class MovableClock:
         return time.time() + self.offset
 
 
+async def _decline_replacing(app, pilot) -> None:
+    """Open a tunnel to a device whose tunnel another client made, and answer No."""
+    await select_device(app, pilot, "boiler_0001")
+    await pilot.press("enter")
+    await wait_for_dialog(app, ConfirmScreen)
+    await pilot.press("n")
+    await wait_for(app, lambda: phase(app) == "ended")
+
+
 async def test_a_foreign_tunnel_is_replaced_only_after_confirmation() -> None:
     async with dashboard_env() as env:
         foreign = await env.client.create_tunnel("boiler_0001")  # not in this client's store
         app = env.app()
         async with app.run_test(size=SIZE) as pilot:
-            await select_device(app, pilot, "boiler_0001")
-            await pilot.press("enter")
-            await wait_for_dialog(app, ConfirmScreen)
-            await pilot.press("n")
-            await wait_for(app, lambda: phase(app) == "ended")
+            await _decline_replacing(app, pilot)
             assert [t.tunnel_id for t in await env.client.list_tunnels()] == [foreign.tunnel_id]
             app.device_table.focus()
             await pilot.press("enter")
@@ -47,11 +52,7 @@ async def test_renew_asks_before_replacing_a_foreign_tunnel() -> None:
         foreign = await env.client.create_tunnel("boiler_0001")  # not in this client's store
         app = env.app()
         async with app.run_test(size=SIZE) as pilot:
-            await select_device(app, pilot, "boiler_0001")
-            await pilot.press("enter")
-            await wait_for_dialog(app, ConfirmScreen)
-            await pilot.press("n")
-            await wait_for(app, lambda: phase(app) == "ended")
+            await _decline_replacing(app, pilot)
             the_tab = tab(app)
             assert the_tab is not None and the_tab.stored is None
             app.activate_tab(the_tab)  # the status line has the focus: r is the tab's
