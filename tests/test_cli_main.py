@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tui import cli
+from tui.cli import replay
 
 
 def test_an_unexpected_error_is_one_line_and_logged_privately(
@@ -15,7 +16,7 @@ def test_an_unexpected_error_is_one_line_and_logged_privately(
     def broken(args: object) -> int:
         raise RuntimeError("boom in a run function")
 
-    monkeypatch.setattr(cli, "_run_replay", broken)
+    monkeypatch.setattr(replay, "_run_replay", broken)
     code = cli.main(["replay", "whatever.cast"])
     err = capsys.readouterr().err
     assert code == cli.EXIT_FAILED

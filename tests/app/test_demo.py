@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from tests.app.support import wait_for
-from tui.demo import DEMO_FLEET, OFFLINE, demo_environment
+from tui.cli.demo import DEMO_FLEET, OFFLINE, demo_environment
 
 
 def our_listening_sockets() -> set[int]:

@@ -12,5 +12,5 @@
     fleet.start_flap("boiler_0001", 10.0)               # toggles every 10 s until stop()
     await fleet.stop()
 
-Imports tui.iotda and tui.runtime only (never Textual, platform or app).
+Imports tui.iotda only (never Textual, platform or app).
 """

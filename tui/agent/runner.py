@@ -9,7 +9,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from tui.runtime import run_until_signal
+from tui.iotda.service import run_until_signal
 
 if TYPE_CHECKING:
     from tui.agent.fleet import FleetDevice

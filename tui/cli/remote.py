@@ -1,6 +1,5 @@
 """`iotunnel devices …` and `iotunnel tunnels …`: the scriptable REST commands.
 
-Wired from tui/cli.py (`_add_devices`/`_run_devices`, `_add_tunnels`/`_run_tunnels`).
 Connection settings come from flags, then the environment (IOTUNNEL_ENDPOINT,
 IOTUNNEL_PROJECT_ID, IOTUNNEL_AK, IOTUNNEL_SK, IOTUNNEL_TOKEN), then the config profile.
 Secrets never go on the command line (`ps` shows it to every user): `--sk-file` and
@@ -20,13 +19,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from tui.cli_options import refuse_secret_flag
+from tui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from tui.cli.options import refuse_secret_flag
 from tui.iotda.errors import ErrorCode, IoTDAError
 from tui.iotda.models import DEVICE_PAGE_LIMIT_MAX, Device, DeviceDetail, Tunnel
 from tui.iotda.redact import mask
 from tui.iotda.secretfile import SecretFileError, read_secret_file
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 class RemoteUsageError(Exception):
@@ -310,3 +308,14 @@ async def tunnels_action(client: Any, args: argparse.Namespace, conn: Connection
     await client.delete_tunnel(args.tunnel_id)
     TokenStore().remove(conn.endpoint, conn.project_id, args.tunnel_id)
     return {"tunnel_id": args.tunnel_id, "deleted": True}, f"deleted {args.tunnel_id}"
+
+
+# --- wiring --------------------------------------------------------------------------------
+
+
+def add_devices(sub: argparse._SubParsersAction) -> None:
+    add_devices_commands(sub, lambda args: run_remote(args, devices_action))
+
+
+def add_tunnels(sub: argparse._SubParsersAction) -> None:
+    add_tunnels_commands(sub, lambda args: run_remote(args, tunnels_action))

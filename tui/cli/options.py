@@ -1,4 +1,4 @@
-"""Option types and option groups shared by the `iotunnel` sub-commands (tui/cli.py).
+"""Option types and option groups shared by the `iotunnel` sub-commands.
 
 argparse turns an ArgumentTypeError into one usage line naming the option, exit 2.
 """
