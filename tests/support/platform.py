@@ -38,6 +38,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -155,10 +156,16 @@ async def running_platform(
     state_path: str | Path = ":memory:",
     tls: tuple[str | Path, str | Path] | None = None,
     relay_mode: str = "iotunnel",
+    **options: Any,
 ) -> AsyncIterator[RunningPlatform]:
+    """`options`: any other PlatformConfig field (keepalive, link_limits, …)."""
     loaded = seed if isinstance(seed, Seed) else load_seed(seed or SEED_FILE)
     config = PlatformConfig(
-        seed=loaded, state_path=str(state_path), token_ttl=token_ttl, relay_mode=relay_mode
+        seed=loaded,
+        state_path=str(state_path),
+        token_ttl=token_ttl,
+        relay_mode=relay_mode,
+        **options,
     )
     if tls is not None:
         config.tls_cert, config.tls_key = str(tls[0]), str(tls[1])

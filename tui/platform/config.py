@@ -11,6 +11,7 @@ from tui.iotda.localstate import state_dir
 from tui.iotda.models import DEFAULT_TOKEN_TTL, default_device_id, is_valid_device_id
 from tui.iotda.redact import mask
 from tui.iotda.tomlpos import TablePath, key_line
+from tui.platform.links import LinkLimits
 
 EDITIONS = ("basic", "standard", "enterprise")
 # PROTOCOL.md §5.1: "iotunnel" repeats connect_tunnel to a late app, tells the device when
@@ -86,6 +87,9 @@ class PlatformConfig:
     tls_key: str | None = None
     iam_token_ttl: int = 86_400
     relay_mode: str = RELAY_IOTUNNEL
+    # WebSocket keepalive of tunnel links: ping every `keepalive` s, drop after as long again
+    keepalive: float = 20.0
+    link_limits: LinkLimits = field(default_factory=LinkLimits)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -37,6 +37,7 @@ from tui.iotda.models import (
 from tui.iotda.paths import REST_BASE
 from tui.iotda.timefmt import format_compact, format_millis, parse_compact
 from tui.platform.auth import RestAuth
+from tui.platform.links import SERVER_SEND_KEY
 from tui.platform.store import DeviceFilter, DeviceRecord, Store, TunnelRecord, record_marker
 from tui.platform.tunnels import TunnelService
 
@@ -61,6 +62,8 @@ class RequestIdMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            # the server's own send: uvicorn's protocol, whose transport a stuck link aborts
+            scope[SERVER_SEND_KEY] = send
             await self.app(scope, receive, send)
             return
         request_id = uuid.uuid4().hex

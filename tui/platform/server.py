@@ -92,7 +92,7 @@ class _EmbeddedServer(uvicorn.Server):
         self.ready.set()
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, receive_buffer: int | None = None) -> socket.socket:
     if not 0 <= port <= 65535:
         raise ValueError(f"port {port} is not in 0-65535")
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when the proto
@@ -101,6 +101,8 @@ def _listen(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if receive_buffer:  # inherited by accepted sockets: a peer's pings wait behind little
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         sock.bind((host, port))
         sock.listen(512)
         sock.setblocking(False)
@@ -194,8 +196,9 @@ class Platform:
             self.store.add_listener(self._wake_waiters)
             self.store.seed_devices(cfg.seed.devices, now)
             self.store.reset_live_state(now)
-            socks.append(_listen(cfg.host, cfg.rest_port))
-            socks.append(_listen(cfg.host, cfg.ws_port))
+            buffer = cfg.link_limits.socket_buffer
+            socks.append(_listen(cfg.host, cfg.rest_port, buffer))
+            socks.append(_listen(cfg.host, cfg.ws_port, buffer))
             rest_sock, ws_sock = socks
             ws_base = f"{'wss' if tls else 'ws'}://{host}:{ws_sock.getsockname()[1]}"
             rest_base = f"{'https' if tls else 'http'}://{host}:{rest_sock.getsockname()[1]}"
@@ -207,6 +210,7 @@ class Platform:
                 device_uri=lambda tid: ws_base + tunnel_ws_path(tid, DEVICE_SIDE),
                 notify=self._notify,
                 relay_mode=cfg.relay_mode,
+                limits=cfg.link_limits,
             )
             mqtt_url = await self._start_gateway(host, tls)
             self.tunnels.start()
@@ -252,6 +256,8 @@ class Platform:
             access_log=False,
             ws_max_size=MAX_FRAME_BYTES,
             ws_per_message_deflate=False,  # PITFALLS: deflate costs ~8× throughput
+            ws_ping_interval=cfg.keepalive,
+            ws_ping_timeout=cfg.keepalive,
             timeout_graceful_shutdown=5,
             ssl_certfile=cfg.tls_cert if cfg.tls_key else None,
             ssl_keyfile=cfg.tls_key if cfg.tls_cert else None,
