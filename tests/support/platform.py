@@ -49,6 +49,15 @@ from tui.platform.server import Endpoints, Platform
 SEED_FILE = Path(__file__).with_name("seed.toml")
 
 
+def private_seed(directory: Path, source: Path = SEED_FILE) -> Path:
+    """A copy of a seed file that only its owner may read, as `iotunnel platform` demands
+    of a file holding secrets (git keeps tests/support/seed.toml at 0644)."""
+    copy = directory / source.name
+    copy.write_bytes(source.read_bytes())
+    copy.chmod(0o600)
+    return copy
+
+
 @pytest.fixture(params=RELAY_MODES)
 def relay_mode(request: pytest.FixtureRequest) -> str:
     """Each relay behaviour in turn: "iotunnel" (ours) and "documented" (Huawei's)."""

@@ -31,6 +31,7 @@ from tui.platform.auth import RestAuth
 from tui.platform.config import PlatformConfig
 from tui.platform.mqtt import DeviceGateway
 from tui.platform.openapi import openapi_document
+from tui.platform.ratelimit import SourceBuckets
 from tui.platform.relay import relay_routes
 from tui.platform.rest import RequestIdMiddleware, RestApi, http_exception_handler
 from tui.platform.store import Store
@@ -215,16 +216,26 @@ class Platform:
             mqtt_url = await self._start_gateway(host, tls)
             self.tunnels.start()
             auth = RestAuth(cfg.seed, self.store, token_ttl=cfg.iam_token_ttl)
-            api = RestApi(cfg.seed.project_id, self.store, auth, self.tunnels)
+            names = {d.product_id: d.product_name for d in cfg.seed.devices if d.product_name}
+            api = RestApi(
+                cfg.seed.project_id,
+                self.store,
+                auth,
+                self.tunnels,
+                product_names=names,
+                requests=SourceBuckets(cfg.rest_rate),
+                auth_failures=SourceBuckets(cfg.auth_failure_rate),
+            )
             handlers = {HTTPException: http_exception_handler}
             routes = api.routes(openapi_document(cfg.seed.project_id))
             # one ASGI app on both ports, as the real cloud has an API host and a tunnel host
-            app = RequestIdMiddleware(
-                Starlette(
-                    routes=[*routes, *relay_routes(self.tunnels)],
-                    exception_handlers=handlers,  # type: ignore[arg-type]
-                )
+            starlette = Starlette(
+                routes=[*routes, *relay_routes(self.tunnels)],
+                exception_handlers=handlers,  # type: ignore[arg-type]
             )
+            # "/devices/" is not "/devices": a 404, not a redirect built from the Host header
+            starlette.router.redirect_slashes = False
+            app = RequestIdMiddleware(starlette)
             await self._serve(app, rest_sock)
             await self._serve(app, ws_sock)
         except BaseException:
