@@ -77,8 +77,10 @@ class FakeRelay(Waitable):
         *,
         device_present: bool = True,
         refuse: tuple[int, dict[str, str]] | None = None,
+        answer: Any = "ok",
     ) -> None:
         super().__init__()
+        self.answer = answer  # connect_response data: our agent lists its extensions
         self.token = token
         self.device_present = device_present
         self.refuse = refuse
@@ -172,7 +174,8 @@ class FakeRelay(Waitable):
         elif op == Op.CONNECT:
             data = frame.data or {}
             if data.get("password") == PASSWORD:
-                await ws.send(TunnelFrame(Op.CONNECT_RESPONSE, frame.request_id, "ok").encode())
+                reply = TunnelFrame(Op.CONNECT_RESPONSE, frame.request_id, self.answer)
+                await ws.send(reply.encode())
             else:
                 await ws.send(
                     disconnect_frame("400", "ssh login failed", frame.request_id).encode()

@@ -15,6 +15,7 @@ from tests.session.relay import EventLog
 from tests.support.platform import RunningPlatform, running_platform
 from tui.agent.agent import Agent
 from tui.agent.config import AgentConfig, MqttEndpoint
+from tui.iotda.client import IoTDAClient
 from tui.iotda.models import TunnelCreated
 from tui.session import (
     DeviceReady,
@@ -35,10 +36,10 @@ TIMEOUT = 30.0
 class Rig:
     platform: RunningPlatform
     agent: Agent
+    client: IoTDAClient  # as the app has one: the session asks it about the device
 
     async def create_tunnel(self) -> TunnelCreated:
-        async with self.platform.client() as client:
-            return await client.create_tunnel(DEVICE)
+        return await self.client.create_tunnel(DEVICE)
 
 
 @contextlib.asynccontextmanager
@@ -61,7 +62,8 @@ async def rig(token_ttl: int = 86_400) -> AsyncIterator[Rig]:
         try:
             assert agent.mqtt is not None
             await asyncio.wait_for(agent.mqtt.connected.wait(), TIMEOUT)
-            yield Rig(platform, agent)
+            async with platform.client() as client:
+                yield Rig(platform, agent, client)
         finally:
             await asyncio.wait_for(agent.stop(), TIMEOUT)
 
@@ -86,7 +88,7 @@ async def test_login_echo_resize_and_close() -> None:
     async with rig() as r:
         created = await r.create_tunnel()
         log = EventLog()
-        session, task = start(created, log)
+        session, task = start(created, log, client=r.client)
         session.resize(100, 40)
         session.login(LOGIN_USER, LOGIN_PASSWORD)
         await log.wait_kind(LoginAccepted, timeout=TIMEOUT)
@@ -103,7 +105,7 @@ async def test_login_echo_resize_and_close() -> None:
 async def test_wrong_password_is_reported_then_retry_works() -> None:
     async with rig() as r:
         log = EventLog()
-        session, task = start(await r.create_tunnel(), log)
+        session, task = start(await r.create_tunnel(), log, client=r.client)
         await log.wait_kind(DeviceReady, timeout=TIMEOUT)
         session.login(LOGIN_USER, "wrong-password")
         failed = await log.wait_kind(PeerDisconnected, timeout=TIMEOUT)
@@ -120,7 +122,7 @@ async def test_wrong_password_is_reported_then_retry_works() -> None:
 async def test_token_expiry_ends_the_session_as_expired() -> None:
     async with rig(token_ttl=3) as r:
         log = EventLog()
-        session, task = start(await r.create_tunnel(), log)
+        session, task = start(await r.create_tunnel(), log, client=r.client)
         session.login(LOGIN_USER, LOGIN_PASSWORD)
         await log.wait_kind(LoginAccepted, timeout=TIMEOUT)
         ended = await log.wait_kind(Ended, timeout=TIMEOUT)
@@ -134,7 +136,7 @@ async def test_token_expiry_ends_the_session_as_expired() -> None:
 async def test_device_gone_shows_410_and_session_waits() -> None:
     async with rig() as r:
         log = EventLog()
-        session, task = start(await r.create_tunnel(), log)
+        session, task = start(await r.create_tunnel(), log, client=r.client)
         session.login(LOGIN_USER, LOGIN_PASSWORD)
         await log.wait_kind(LoginAccepted, timeout=TIMEOUT)
         await r.agent.set_online(False)
