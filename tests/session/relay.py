@@ -173,7 +173,17 @@ class FakeRelay(Waitable):
             await ws.send(TunnelFrame(Op.PONG, frame.request_id).encode())
         elif op == Op.CONNECT:
             data = frame.data or {}
-            if data.get("password") == PASSWORD:
+            if "resume_ticket" in data:  # our agent's `resume`, when `answer` lists it
+                ticket = self.answer.get("resume_ticket") if isinstance(self.answer, dict) else None
+                if ticket is None or data["resume_ticket"] != ticket:
+                    await ws.send(
+                        disconnect_frame("400", "resume refused", frame.request_id).encode()
+                    )
+                    return
+                self.answer = {**self.answer, "resume_ticket": ticket + "+", "resumed": True}
+                reply = TunnelFrame(Op.CONNECT_RESPONSE, frame.request_id, self.answer)
+                await ws.send(reply.encode())
+            elif data.get("password") == PASSWORD:
                 reply = TunnelFrame(Op.CONNECT_RESPONSE, frame.request_id, self.answer)
                 await ws.send(reply.encode())
             else:
