@@ -102,6 +102,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
             flaps=args.flap,
             ca_file=args.ca,
             insecure=bool(args.insecure),
+            on_ready=lambda line: print(line, flush=True),
         )
     except ConfigError as exc:
         raise UsageError(f"fleet: {exc}") from None
