@@ -138,6 +138,9 @@ class KeptShell:
         if self._grace_timer is not None:
             self._grace_timer.cancel()
             self._grace_timer = None
+        # the app may come back over the link we still stream to (a relay that never said
+        # it had left): from here on only the replay below sends, until it has caught up
+        self._sink = None
         sent = min(max(offset, 0), self.produced)
         oldest = self._history[0][0] if self._history else self.produced
         if sent < oldest:

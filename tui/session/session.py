@@ -132,6 +132,7 @@ class TunnelSession:
         self._ticket: str | None = None  # memory only; never logged or recorded
         self._received = 0  # output characters of the current shell, for a resume
         self._resuming = False
+        self._awaiting_replay = False  # output before a resume's answer is replayed after it
         self._shells = 0
         self._closing = False
         self._close_event = asyncio.Event()
@@ -319,6 +320,7 @@ class TunnelSession:
         self._outbox = outbox = asyncio.Queue()
         self._device_ready = False
         self._resuming = False
+        self._awaiting_replay = self.can_resume
         self._last_disconnect = None
         self._set_state("waiting")
         self._emit(WaitingForDevice())
@@ -399,14 +401,20 @@ class TunnelSession:
             return
         op = frame.operation_type
         if op == Op.COMMAND_RESPONSE:
-            if isinstance(frame.data, str) and frame.data:
+            # before a resume is answered, output on a new link is what the device replays
+            # from our offset (the relay dropped some in between): shown once, from there
+            if isinstance(frame.data, str) and frame.data and not self._awaiting_replay:
                 self._received += len(frame.data)
                 if self._recorder is not None:
                     self._recorder.output(frame.data)
                 self._emit(Output(frame.data))
         elif op == Op.CONNECT_TUNNEL:
-            # once per device link: a REST answer may have told us first (then this is a
-            # repeat, and a second resume would spend the fresh ticket's predecessor)
+            if self._state == "logged_in":
+                # the device came back without a 410 first: its shell waits for a resume
+                self._device_ready = False
+                self._awaiting_replay = self.can_resume
+            # else once per device link: a REST answer may have told us first, and a
+            # second resume would spend a ticket that is already spent
             self._on_device_ready()
         elif op == Op.CONNECT_RESPONSE:
             self._on_connect_response(ConnectAnswer.from_frame(frame))
@@ -442,6 +450,7 @@ class TunnelSession:
             return  # a device that did not take the ticket: its 400 follows
         self._extensions = answer.extensions
         resumed, self._resuming = self._resuming, False
+        self._awaiting_replay = False
         self._ticket = answer.resume_ticket if Extension.RESUME in self.extensions else None
         self._set_state("logged_in")
         if resumed:
@@ -472,7 +481,7 @@ class TunnelSession:
         else:
             # a failed login or resume (400) or an ended shell (408): that shell is gone
             self._ticket = None
-            self._resuming = False
+            self._resuming = self._awaiting_replay = False
             if self._device_ready and self._state != "ended":
                 self._set_state("ready")
         self._emit(PeerDisconnected(code, disconnect.status_msg))
@@ -480,7 +489,7 @@ class TunnelSession:
     def _send_login(self, username: str, password: str) -> None:
         assert self._outbox is not None
         self._ticket = None  # a password login starts a new shell
-        self._resuming = False
+        self._resuming = self._awaiting_replay = False
         self._username = username
         self._outbox.put_nowait(connect_frame(username, password).encode())
         log.info("login sent for user %r", username)
