@@ -105,6 +105,7 @@ async def test_a_good_aksk_profile_passes_every_step(
     assert "V11-HMAC-SHA256" in step(diagnosis, "config").detail  # 127.0.0.1 is no region host
     assert "5 device(s)" in step(diagnosis, "devices").detail
     assert "agrees with the server" in step(diagnosis, "auth").detail  # skew measured on Date
+    assert "local iotunnel platform" in step(diagnosis, "platform").detail
 
 
 async def test_wrong_sk(use_config: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
