@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 import ipaddress
+import os
 import socket
+import sys
 from collections.abc import Callable
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -106,6 +109,7 @@ async def test_a_good_aksk_profile_passes_every_step(
     assert "5 device(s)" in step(diagnosis, "devices").detail
     assert "agrees with the server" in step(diagnosis, "auth").detail  # skew measured on Date
     assert "local iotunnel platform" in step(diagnosis, "platform").detail
+    assert "(resize, resume) on (extensions = auto)" in step(diagnosis, "platform").detail
 
 
 async def test_wrong_sk(use_config: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -301,3 +305,21 @@ async def test_the_command_exit_codes_json_and_list(tmp_path: Path) -> None:
         listed_json = await cli(None, "profiles", "list", "--json", **env)
         assert listed_json.json()[0]["name"] == "lab"
         assert listed_json.json()[0]["extensions"] == "auto"
+
+
+async def test_output_into_a_closed_pipe_is_no_internal_error(tmp_path: Path) -> None:
+    """`iotunnel profiles list --json | head -1` printed "internal error (BrokenPipeError)"."""
+    config = tmp_path / "config.toml"
+    profile = '[profiles.p{}]\nendpoint = "http://x"\nproject_id = "p"\n'
+    config.write_text("".join(profile.format(i) for i in range(3000)))
+    env = {**os.environ, "IOTUNNEL_CONFIG": str(config), "PYTHONPATH": os.getcwd()}
+    read, write = os.pipe()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tui", "profiles", "list", "--json",
+        stdout=write, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    os.close(write)
+    os.read(read, 10)
+    os.close(read)  # the reader leaves, as `head` does
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert b"internal error" not in err and b"Traceback" not in err, err

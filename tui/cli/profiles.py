@@ -108,6 +108,7 @@ def profile_target(name: str | None, *, clock: Callable[[], datetime] | None = N
         instance_id=profile.instance_id,
         verify=profile.verify,
         config_problem=problem,
+        extensions=profile.extensions,
     )
 
 

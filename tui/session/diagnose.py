@@ -65,6 +65,7 @@ class Profile:
     instance_id: str | None = None
     verify: bool | str = True
     config_problem: str | None = None  # e.g. "LAB_SK is not set": the auth could not be built
+    extensions: bool | None = None  # the profile's `extensions`: None = auto
 
 
 @dataclass
@@ -162,7 +163,7 @@ async def diagnose(
         for step in await _tunnel_steps(client):
             if not add(step):
                 return skip_rest()
-    add(_platform_step(seen))
+    add(_platform_step(seen, profile.extensions))
     return result
 
 
@@ -394,17 +395,15 @@ async def _tunnel_steps(client: IoTDAClient) -> list[Step]:
     ]
 
 
-def _platform_step(seen: _Seen) -> Step:
-    if seen.iotunnel:
-        return _step(
-            "platform",
-            OK,
-            f"a local iotunnel platform ({PLATFORM_HEADER}): extensions such as resize and "
-            "resume are used unless the profile sets extensions = false",
-        )
-    return _step(
-        "platform",
-        OK,
-        "Huawei IoTDA (or another documented relay): extensions stay off unless the profile "
-        "sets extensions = true",
+def _platform_step(seen: _Seen, extensions: bool | None) -> Step:
+    local = bool(seen.iotunnel)
+    kind = (
+        f"a local iotunnel platform (it sends {PLATFORM_HEADER})"
+        if local
+        else "Huawei IoTDA or another platform that follows only Huawei's documentation"
     )
+    if extensions is None:
+        use = "on (extensions = auto)" if local else "off (extensions = auto; true turns them on)"
+    else:
+        use = "on (extensions = true)" if extensions else "off (extensions = false)"
+    return _step("platform", OK, f"{kind}; our extensions (resize, resume) {use}")
