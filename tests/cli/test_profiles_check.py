@@ -323,3 +323,17 @@ async def test_output_into_a_closed_pipe_is_no_internal_error(tmp_path: Path) ->
     os.close(read)  # the reader leaves, as `head` does
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert b"internal error" not in err and b"Traceback" not in err, err
+
+
+async def test_a_host_name_is_resolved_and_reported(
+    use_config: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_platform() as p:
+        port = p.endpoints.rest.rsplit(":", 1)[1]
+        use_config(aksk_profile(p, endpoint=f"http://localhost:{port}"))
+        monkeypatch.setenv(SK_ENV, p.sk)
+        diagnosis = await check()
+    assert diagnosis.ok, diagnosis.to_json()
+    assert "localhost → " in step(diagnosis, "dns").detail
+    assert "127.0.0.1" in step(diagnosis, "dns").detail
+    assert "connected to 127.0.0.1" in step(diagnosis, "tcp").detail
