@@ -42,6 +42,25 @@ class Step:
         }
 
 
+STEP_TITLES = {
+    "config": "Profile",
+    "dns": "DNS",
+    "tcp": "TCP",
+    "tls": "TLS",
+    "auth": "Authentication",
+    "project": "Project id",
+    "instance": "Instance-Id",
+    "devices": "List devices",
+    "edition": "Edition",
+    "tunnels": "Read tunnels",
+    "platform": "Platform",
+}
+
+
+def step(name: str, status: str, detail: str, fix: str | None = None) -> Step:
+    return Step(name, STEP_TITLES[name], status, detail, fix)
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a probe goes: the endpoint's host and port, or the proxy in front of it."""
@@ -85,7 +104,7 @@ async def check_dns(target: Target, timeout: float) -> tuple[Step, list[str]]:
     """Resolve the host; returns the step and the addresses found."""
     via = f" (the proxy {target.proxy})" if target.proxy else ""
     if _is_address(target.host):
-        return Step("dns", "DNS", OK, f"{target.host} is an address{via}: nothing to resolve"), [
+        return step("dns", OK, f"{target.host} is an address{via}: nothing to resolve"), [
             target.host
         ]
     loop = asyncio.get_running_loop()
@@ -96,9 +115,8 @@ async def check_dns(target: Target, timeout: float) -> tuple[Step, list[str]]:
     except (TimeoutError, socket.gaierror, UnicodeError) as exc:
         why = "no answer in time" if isinstance(exc, TimeoutError) else str(exc)
         return (
-            Step(
+            step(
                 "dns",
-                "DNS",
                 FAIL,
                 f"cannot resolve {target.host}{via}: {why}",
                 f"check the host name in the endpoint for typos (copy it from the IoTDA "
@@ -110,7 +128,7 @@ async def check_dns(target: Target, timeout: float) -> tuple[Step, list[str]]:
         )
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     shown = ", ".join(addresses[:3]) + (" …" if len(addresses) > 3 else "")
-    return Step("dns", "DNS", OK, f"{target.host}{via} → {shown}"), addresses
+    return step("dns", OK, f"{target.host}{via} → {shown}"), addresses
 
 
 async def check_tcp(target: Target, addresses: list[str], timeout: float) -> Step:
@@ -130,7 +148,7 @@ async def check_tcp(target: Target, addresses: list[str], timeout: float) -> Ste
             problems.append(f"{address}: {exc.strerror or exc}")
             continue
         writer.close()
-        return Step("tcp", "TCP", OK, f"connected to {address} port {target.port}{via}")
+        return step("tcp", OK, f"connected to {address} port {target.port}{via}")
     where = f"{target.host}:{target.port}{via}"
     if refused:
         fix = (
@@ -144,7 +162,7 @@ async def check_tcp(target: Target, addresses: list[str], timeout: float) -> Ste
             f"a site network, ask for outbound TCP to {target.host}:{target.port} "
             f"(or set HTTPS_PROXY to the proxy you must use)"
         )
-    return Step("tcp", "TCP", FAIL, "; ".join(problems) or f"cannot connect to {where}", fix)
+    return step("tcp", FAIL, "; ".join(problems) or f"cannot connect to {where}", fix)
 
 
 def ssl_context(verify: bool | str) -> ssl.SSLContext:
@@ -169,9 +187,8 @@ _CERT_HELP = {
 async def check_tls(endpoint: str, target: Target, verify: bool | str, timeout: float) -> Step:
     host = httpx.URL(endpoint).host
     if not target.https:
-        return Step(
+        return step(
             "tls",
-            "TLS",
             NOT_APPLICABLE,
             "plain http: fine for a local platform on loopback; the real cloud needs https://",
         )
@@ -180,13 +197,12 @@ async def check_tls(endpoint: str, target: Target, verify: bool | str, timeout: 
             "tls", "TLS", NOT_APPLICABLE, f"through the proxy {target.proxy}: checked by the API"
         )
     if verify is False:
-        return Step("tls", "TLS", NOT_APPLICABLE, "certificate checking is turned off")
+        return step("tls", NOT_APPLICABLE, "certificate checking is turned off")
     try:
         context = ssl_context(verify)
     except (OSError, ssl.SSLError) as exc:
-        return Step(
+        return step(
             "tls",
-            "TLS",
             FAIL,
             f"cannot load the CA file {verify}: {exc}",
             "point ca_file (or --ca-file) at a readable PEM file of CA certificates",
@@ -199,9 +215,8 @@ async def check_tls(endpoint: str, target: Target, verify: bool | str, timeout: 
     except ssl.SSLCertVerificationError as exc:
         return _certificate_failure(host, verify, exc)
     except (ssl.SSLError, ConnectionError) as exc:
-        return Step(
+        return step(
             "tls",
-            "TLS",
             FAIL,
             f"TLS handshake with {host} failed: {getattr(exc, 'reason', None) or exc}",
             "the port may not speak TLS (should the endpoint be http://?), or a proxy or "
@@ -210,9 +225,8 @@ async def check_tls(endpoint: str, target: Target, verify: bool | str, timeout: 
         )
     except (TimeoutError, OSError) as exc:
         why = "no handshake in time" if isinstance(exc, TimeoutError) else str(exc)
-        return Step(
+        return step(
             "tls",
-            "TLS",
             FAIL,
             f"TLS to {host}: {why}",
             "retry; if it persists, a middlebox holds the connection: try from another network",
@@ -260,4 +274,4 @@ def _certificate_failure(host: str, verify: bool | str, exc: ssl.SSLCertVerifica
             "a TLS-inspecting proxy is in the way or this machine's CA bundle is old "
             "(update ca-certificates / certifi); never turn checking off for the cloud"
         )
-    return Step("tls", "TLS", FAIL, detail, fix)
+    return step("tls", FAIL, detail, fix)
