@@ -449,6 +449,12 @@ async def orchestrate(args: argparse.Namespace) -> int:
         await asyncio.gather(
             *(asyncio.wait_for(c.wait(), 120) for c in clients), return_exceptions=True
         )
+        # every tunnel closed and deleted: the fleet's shells must be gone again
+        settle_deadline = time.monotonic() + 30
+        while len(tree_pids(fleet.pid)) > 1 and time.monotonic() < settle_deadline:
+            await asyncio.sleep(0.5)  # polling /proc: a bench, not a test
+        after = [sample("platform", platform.pid), sample("fleet", fleet.pid)]
+        print_figures("after every tunnel was closed and deleted", after)
         print(f"logs in {work}")
         return 0 if total["rounds_bad"] == 0 and total["ended"] == 0 else 1
     finally:
