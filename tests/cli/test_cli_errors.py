@@ -155,3 +155,23 @@ async def test_an_open_tunnel_has_no_closed_time_in_json() -> None:
         await cli(p, "tunnels", "close", tunnel_id)
         closed = (await cli(p, "tunnels", "show", tunnel_id, "--json")).json()
         assert closed["status"] == "CLOSED" and closed["closed_time"]
+
+
+async def test_a_profile_ca_file_trusts_a_platform_certificate(tmp_path: Path) -> None:
+    from tests.support.tls import make_certificate
+
+    cert, key = make_certificate(tmp_path)
+    async with running_platform(tls=(cert, key)) as p:
+        plain = _local_profile(p, "lab")
+        untrusted = _config(tmp_path, plain)
+        refused = await cli(None, "devices", "list", IOTUNNEL_CONFIG=str(untrusted), LAB_SK=p.sk)
+        assert refused.code == 1 and "cannot reach" in refused.err
+        trusted = _config(
+            tmp_path,
+            plain.replace("[profiles.lab.auth]", f'ca_file = "{cert}"\n[profiles.lab.auth]'),
+        )
+        listed = await cli(
+            None, "devices", "list", "--json", IOTUNNEL_CONFIG=str(trusted), LAB_SK=p.sk
+        )
+        assert listed.code == 0, listed.err
+        assert len(listed.json()) == len(p.device_ids)
