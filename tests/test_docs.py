@@ -42,7 +42,9 @@ def test_nothing_points_outside_the_repository() -> None:
     assert not offenders, "\n".join(offenders)
 
 
-@pytest.mark.parametrize("name", ["real-cloud.md", "protocol.md", "terminal.md", "notes.md"])
+@pytest.mark.parametrize(
+    "name", ["real-cloud.md", "protocol.md", "terminal.md", "notes.md", "design.md"]
+)
 def test_readme_links_each_document(name: str) -> None:
     assert (ROOT / "docs" / name).is_file()
     assert f"](docs/{name})" in (ROOT / "README.md").read_text(encoding="utf-8")
