@@ -337,3 +337,43 @@ async def test_a_host_name_is_resolved_and_reported(
     assert "localhost → " in step(diagnosis, "dns").detail
     assert "127.0.0.1" in step(diagnosis, "dns").detail
     assert "connected to 127.0.0.1" in step(diagnosis, "tcp").detail
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"endpoint": "iotda.example.com"}, "https://HOST"),
+        ({"endpoint": "https://iotda.example.com/v5/iot"}, "without a path"),
+        ({"region": None}, "set region"),
+    ],
+)
+async def test_a_profile_that_cannot_work_fails_before_the_network(
+    use_config: Callable[[str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, str | None],
+    expected: str,
+) -> None:
+    async with running_platform() as p:
+        text = aksk_profile(p, **{k: v for k, v in change.items() if v is not None})
+        if change.get("region", "") is None:
+            text = text.replace(f'region = "{p.region}"\n', "")
+        use_config(text)
+        monkeypatch.setenv(SK_ENV, p.sk)
+        diagnosis = await check()
+    assert_only_failure(diagnosis, "config")
+    assert expected in step(diagnosis, "config").fix
+
+
+async def test_a_refused_token(
+    use_config: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_platform() as p:
+        use_config(
+            f'[profiles.lab]\nendpoint = "{p.endpoints.rest}"\nproject_id = "{p.project_id}"\n'
+            '[profiles.lab.auth]\ntype = "token"\ntoken_env = "CHECK_TOKEN"\n'
+        )
+        monkeypatch.setenv("CHECK_TOKEN", "MIIexpired-or-made-up-token-0123456789")
+        diagnosis = await check()
+    assert_only_failure(diagnosis, "auth")
+    assert "new IAM token" in step(diagnosis, "auth").fix
+    assert "made-up" not in str(diagnosis.to_json())

@@ -165,12 +165,27 @@ def _config_step(profile: Profile) -> Step:
             profile.config_problem,
             "fix the profile in the config file (the message names file and key)",
         )
-    if not profile.endpoint.startswith(("https://", "http://")):
+    url = httpx.URL(profile.endpoint)
+    if url.scheme not in ("https", "http") or not url.host or url.path not in ("", "/"):
         return step(
             "config",
             FAIL,
-            f"endpoint {profile.endpoint!r} is not an http(s) URL",
-            "write the endpoint as https://HOST (from the IoTDA console's access details)",
+            f"endpoint {profile.endpoint!r} is not of the form https://HOST[:PORT]",
+            "write the endpoint as https://HOST, without a path (the host from the IoTDA "
+            "console's Access details)",
+        )
+    auth = profile.auth
+    if (
+        isinstance(auth, AkSkAuth)
+        and auth.algorithm_for(url.host) == signing.DERIVED
+        and not profile.region
+    ):
+        return step(
+            "config",
+            FAIL,
+            f"{url.host} is not a regional endpoint, so AK/SK requests are signed with "
+            f"{signing.DERIVED}, which needs the region",
+            'set region in the profile (e.g. region = "cn-north-4", the region in the host)',
         )
     return step("config", OK, f"{_auth_kind(profile)}, project {profile.project_id}")
 
