@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 from pathlib import Path
@@ -56,3 +57,13 @@ def test_relative_links_in_the_documents_resolve() -> None:
             if "://" in target:
                 continue
             assert (doc.parent / target).exists(), f"{doc.name}: broken link {target}"
+
+
+def test_every_command_is_in_the_readme() -> None:
+    from tui.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [name for name in commands.choices if f"`iotunnel {name}" not in readme]
+    assert not missing, f"commands the README does not mention: {missing}"
