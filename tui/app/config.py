@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,10 @@ DEFAULT_CONNECT_TIMEOUT = 30.0
 DEFAULT_WARNING_SECONDS = 600
 DEFAULT_CRITICAL_SECONDS = 60
 AUTH_TYPES = ("token", "aksk", "iam")
+EXTENSIONS_AUTO = "auto"
+_PROFILE_KEYS = frozenset(
+    {"endpoint", "project_id", "region", "instance_id", "auth", "extensions", "ca_file"}
+)
 
 
 class ConfigError(Exception):
@@ -62,6 +68,15 @@ class Profile:
     region: str | None = None
     instance_id: str | None = None
     auth: AuthConfig = field(default_factory=AuthConfig)
+    # our wire extensions (resize, resume): None = auto, i.e. only where the platform says
+    # it is an iotunnel platform (X-Iotunnel-Platform); True/False force them on or off
+    extensions: bool | None = None
+    ca_file: str | None = None  # CA bundle for a platform with its own certificate
+
+    @property
+    def verify(self) -> bool | str:
+        """httpx's `verify`: the profile's CA bundle, else the system's."""
+        return os.path.expanduser(self.ca_file) if self.ca_file else True
 
 
 @dataclass(frozen=True)
@@ -94,7 +109,8 @@ class AppConfig:
                 raise ConfigError(where, "profiles", "no profile configured")
             raise ConfigError(where, "default_profile", "several profiles: name one")
         if chosen not in self.profiles:
-            raise ConfigError(where, f"profiles.{chosen}", "no such profile")
+            known = ", ".join(sorted(self.profiles)) or "none"
+            raise ConfigError(where, f"profiles.{chosen}", f"no such profile (configured: {known})")
         return self.profiles[chosen]
 
 
@@ -143,6 +159,14 @@ class _Reader:
             raise ConfigError(self.path, self.key(name), "must be true or false")
         return value
 
+    def extensions(self, name: str) -> bool | None:
+        value = self.table.get(name, EXTENSIONS_AUTO)
+        if value == EXTENSIONS_AUTO:
+            return None
+        if not isinstance(value, bool):
+            raise ConfigError(self.path, self.key(name), 'must be "auto", true or false')
+        return value
+
     def sub(self, name: str) -> _Reader:
         return _Reader(self.path, self.table.get(name, {}), self.key(name))
 
@@ -179,6 +203,9 @@ def parse_config(data: dict[str, Any], path: str = "config") -> AppConfig:
     profiles_reader = top.sub("profiles")
     for name in profiles_reader.table:
         reader = profiles_reader.sub(name)
+        unknown = sorted(set(reader.table) - _PROFILE_KEYS)
+        if unknown:
+            raise ConfigError(path, reader.key(unknown[0]), "unknown key")
         profiles[name] = Profile(
             name=name,
             endpoint=reader.str("endpoint", required=True) or "",
@@ -186,12 +213,17 @@ def parse_config(data: dict[str, Any], path: str = "config") -> AppConfig:
             region=reader.str("region"),
             instance_id=reader.str("instance_id"),
             auth=_auth(reader.sub("auth")),
+            extensions=reader.extensions("extensions"),
+            ca_file=reader.str("ca_file"),
         )
     default_profile = top.str("default_profile")
     if default_profile is not None and default_profile not in profiles:
         raise ConfigError(path, "default_profile", f"no profile named {default_profile!r}")
+    theme = top.str("theme", DEFAULT_THEME) or DEFAULT_THEME
+    if "theme" in top.table:
+        _check_theme(theme, path)
     return AppConfig(
-        theme=top.str("theme", DEFAULT_THEME) or DEFAULT_THEME,
+        theme=theme,
         refresh_interval=top.number("refresh_interval", DEFAULT_REFRESH_INTERVAL),
         connect_timeout=top.number("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
         countdown=Countdown(warning, critical),
@@ -203,8 +235,29 @@ def parse_config(data: dict[str, Any], path: str = "config") -> AppConfig:
     )
 
 
+def _check_theme(name: str, path: str) -> None:
+    """An unknown theme is a config error listing the themes there are (shipped, the
+    user's, Textual's own), rather than a silent fall-back in the dashboard."""
+    from textual.theme import BUILTIN_THEMES
+
+    from tui.app.themes import load_themes  # the app's own loader: the same list it shows
+
+    ours = sorted(load_themes().themes)
+    if name in ours or name in BUILTIN_THEMES:
+        return
+    listed = ", ".join([*ours, *sorted(BUILTIN_THEMES)])
+    raise ConfigError(path, "theme", f"unknown theme {name!r}; themes: {listed}")
+
+
 def load_config(path: Path | None = None) -> AppConfig:
-    """Read the config file; a missing file is an empty config with defaults."""
+    """Read the config file; a missing file is an empty config with defaults.
+
+    A file named by IOTUNNEL_CONFIG must exist: the user asked for that one.
+    """
+    if path is None and os.environ.get("IOTUNNEL_CONFIG"):
+        path = config_path()
+        if not path.exists():
+            raise ConfigError(path, "", "no such file (named by IOTUNNEL_CONFIG)")
     path = path or config_path()
     if not path.exists():
         return AppConfig(path=str(path))
@@ -241,8 +294,13 @@ def read_secret_env(name: str, key: str, config_file: str) -> str:
     return value
 
 
-def build_auth(profile: Profile, config_file: str) -> Any:
-    """The httpx auth object for a profile, reading its secret from the env or a 0600 file."""
+def build_auth(
+    profile: Profile, config_file: str, *, clock: Callable[[], datetime] | None = None
+) -> Any:
+    """The httpx auth object for a profile, reading its secret from the env or a 0600 file.
+
+    `clock` replaces the wall clock of signing and token renewal (`profiles check` tests).
+    """
     from tui.iotda.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 
     auth = profile.auth
@@ -264,7 +322,7 @@ def build_auth(profile: Profile, config_file: str) -> Any:
         if not ak:
             raise ConfigError(config_file, key, "set ak or ak_env")
         sk = secret(auth.sk_env, auth.sk_file, "sk")
-        return AkSkAuth(ak, sk, region=profile.region)
+        return AkSkAuth(ak, sk, region=profile.region, clock=clock)
     if not auth.username or not auth.domain:
         raise ConfigError(config_file, key, "iam auth needs username and domain")
     iam = auth.iam_endpoint or (
@@ -278,4 +336,6 @@ def build_auth(profile: Profile, config_file: str) -> Any:
         password=secret(auth.password_env, auth.password_file, "password"),
         domain=auth.domain,
         project_id=profile.project_id,
+        clock=clock,
+        verify=profile.verify,
     )

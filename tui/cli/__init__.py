@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from tui.cli import agent, dashboard, platform, remote, replay
+from tui.cli import agent, dashboard, platform, profiles, remote, replay
 from tui.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -29,6 +29,7 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     remote.add_devices,
     remote.add_tunnels,
     replay.add_replay,
+    profiles.add_profiles,
 )
 
 
@@ -67,6 +68,17 @@ def _setup_logging(args: argparse.Namespace) -> None:
     configure_logging(args.verbose, getattr(args, "log_file", None))
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -78,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `iotunnel … | head`: the reader left, nothing to report
+        _silence_stdout()
+        return EXIT_FAILED
     except Exception as exc:  # the last resort: a bug must not print a traceback at the user
         from tui.cli.logs import record_crash
 

@@ -61,7 +61,11 @@ def _run_dashboard(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         client = IoTDAClient(
-            profile.endpoint, profile.project_id, auth, instance_id=profile.instance_id
+            profile.endpoint,
+            profile.project_id,
+            auth,
+            instance_id=profile.instance_id,
+            verify=profile.verify,
         )
         async with client:
             app = make_app(client=client, config=config, profile_name=profile.name)

@@ -58,6 +58,10 @@ def connection_parent() -> argparse.ArgumentParser:
     refuse_secret_flag(parent, "--token", "--token-file or IOTUNNEL_TOKEN")
     group.add_argument("--ca-file", help="CA bundle for a TLS endpoint (IOTUNNEL_CA_FILE)")
     parent.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    # as users type it: `iotunnel devices list --profile lab` (SUPPRESS keeps a top-level one)
+    parent.add_argument(
+        "--profile", default=argparse.SUPPRESS, help="config profile to use (default: the config's)"
+    )
     return parent
 
 
@@ -84,9 +88,12 @@ def add_tunnels_commands(sub: argparse._SubParsersAction, run: Callable[..., int
     create.add_argument("--show-token", action="store_true", help="print the token unmasked")
     lst = cmds.add_parser("list", parents=[parent], help="list tunnels")
     lst.add_argument("--device-id", help="only tunnels of this device")
+    lst.add_argument("--show-token", action="store_true", help="print stored tokens unmasked")
     for name, text in (("show", "show"), ("close", "close"), ("delete", "delete (closed only)")):
         cmd = cmds.add_parser(name, parents=[parent], help=f"{text} one tunnel")
         cmd.add_argument("tunnel_id", metavar="TUNNEL_ID")
+        if name == "show":
+            cmd.add_argument("--show-token", action="store_true", help="print the token unmasked")
 
 
 def _positive_int(text: str) -> int:
@@ -147,7 +154,9 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
         project_id = project_id or profile.project_id
         instance_id = instance_id or profile.instance_id
         auth = auth or profile_auth
-    return Connection(endpoint.rstrip("/"), project_id, auth, instance_id, ca_file or True)
+        ca_file = ca_file or profile.ca_file
+    verify = os.path.expanduser(ca_file) if ca_file else True
+    return Connection(endpoint.rstrip("/"), project_id, auth, instance_id, verify)
 
 
 def _profile(args: argparse.Namespace, *, need_auth: bool) -> tuple[Any, Any]:
@@ -250,14 +259,42 @@ async def devices_action(client: Any, args: argparse.Namespace, conn: Connection
         return [d.to_json() for d in devices], text
     detail: DeviceDetail = await client.show_device(args.device_id)
     body = detail.to_json(show_secret=args.show_secret)
-    lines = [f"{key}: {value}" for key, value in body.items() if value not in (None, [], {})]
-    return body, "\n".join(lines)
+    return body, "\n".join(human_lines(body))
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def human_lines(body: dict[str, Any], prefix: str = "") -> list[str]:
+    """`key: value` lines for people: nested objects as dotted keys, tags as k=v, no reprs."""
+    lines: list[str] = []
+    for key, value in body.items():
+        name = f"{prefix}{key}"
+        if value in (None, [], {}, ""):
+            continue
+        if key == "tags" and isinstance(value, list):
+            pairs = (f"{t.get('tag_key')}={t.get('tag_value') or ''}" for t in value)
+            lines.append(f"{name}: {', '.join(pairs)}")
+        elif isinstance(value, dict):
+            lines.extend(human_lines(value, f"{name}."))
+        elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+            lines.append(f"{name}: {', '.join(_scalar(v) for v in value)}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                item = item if isinstance(item, dict) else {"value": item}
+                lines.extend(human_lines(item, f"{name}[{index}]."))
+        else:
+            lines.append(f"{name}: {_scalar(value)}")
+    return lines
 
 
 # --- tunnels -------------------------------------------------------------------------------
 
 
-def _tunnel_rows(tunnels: Sequence[Tunnel]) -> str:
+def _tunnel_rows(tunnels: Sequence[Tunnel], tokens: dict[str, str]) -> str:
     rows = [
         (
             t.tunnel_id,
@@ -266,10 +303,34 @@ def _tunnel_rows(tunnels: Sequence[Tunnel]) -> str:
             str(t.source_connect_state.status),
             str(t.device_connect_state.status),
             t.create_time or "",
+            tokens.get(t.tunnel_id, "-"),
         )
         for t in tunnels
     ]
-    return table(rows, ("TUNNEL_ID", "DEVICE_ID", "STATUS", "SOURCE", "DEVICE", "CREATED"))
+    header = ("TUNNEL_ID", "DEVICE_ID", "STATUS", "SOURCE", "DEVICE", "CREATED", "TOKEN")
+    return table(rows, header)
+
+
+def _tunnel_json(tunnel: Tunnel, tokens: dict[str, str]) -> dict[str, Any]:
+    body = tunnel.to_json()
+    if tunnel.is_open:  # TunnelInfo's closed_time is the last update: no close time yet
+        body.pop("closed_time", None)
+    if tunnel.tunnel_id in tokens:
+        body["tunnel_access_token"] = tokens[tunnel.tunnel_id]
+    return body
+
+
+def _stored_tokens(conn: Connection, tunnels: Sequence[Tunnel], show: bool) -> dict[str, str]:
+    """Tokens of the tunnels this client created (the platform never shows one again)."""
+    from tui.session.tokens import TokenStore
+
+    store = TokenStore()
+    tokens: dict[str, str] = {}
+    for tunnel in tunnels:
+        stored = store.get(conn.endpoint, conn.project_id, tunnel.tunnel_id)
+        if stored is not None:
+            tokens[tunnel.tunnel_id] = stored.token if show else mask(stored.token)
+    return tokens
 
 
 async def tunnels_action(client: Any, args: argparse.Namespace, conn: Connection) -> Any:
@@ -287,7 +348,7 @@ async def tunnels_action(client: Any, args: argparse.Namespace, conn: Connection
         except OSError as exc:  # the tunnel exists: say so rather than fail
             print(f"iotunnel: warning: token not stored: {exc.strerror}", file=sys.stderr)
         token = created.tunnel_access_token if args.show_token else mask(stored.token)
-        body = {
+        created_body = {
             "tunnel_id": created.tunnel_id,
             "device_id": args.device_id,
             "tunnel_access_token": token,
@@ -295,13 +356,15 @@ async def tunnels_action(client: Any, args: argparse.Namespace, conn: Connection
             "expires_at": int(stored.expires_at),
             "tunnel_uri": created.tunnel_uri,
         }
-        return body, "\n".join(f"{key}: {value}" for key, value in body.items())
-    if command == "list":
-        tunnels = await client.list_tunnels(args.device_id)
-        return [t.to_json() for t in tunnels], _tunnel_rows(tunnels)
-    if command == "show":
-        tunnel = await client.show_tunnel(args.tunnel_id)
-        return tunnel.to_json(), _tunnel_rows([tunnel])
+        return created_body, "\n".join(f"{k}: {v}" for k, v in created_body.items())
+    if command in ("list", "show"):
+        if command == "list":
+            tunnels = await client.list_tunnels(args.device_id)
+        else:
+            tunnels = [await client.show_tunnel(args.tunnel_id)]
+        tokens = _stored_tokens(conn, tunnels, args.show_token)
+        body: Any = [_tunnel_json(t, tokens) for t in tunnels]
+        return (body if command == "list" else body[0]), _tunnel_rows(tunnels, tokens)
     if command == "close":
         await client.close_tunnel(args.tunnel_id)
         return {"tunnel_id": args.tunnel_id, "closed": True}, f"closed {args.tunnel_id}"
