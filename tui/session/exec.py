@@ -14,7 +14,7 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -284,14 +284,7 @@ async def _first(wanted: asyncio.Event, done: asyncio.Event) -> bool:
 
 
 async def _end_session(session: TunnelSession, task: asyncio.Task[None]) -> None:
-    """Close the session even while being cancelled; never raises but a cancel."""
-    closing = asyncio.ensure_future(_close_session(session, task))
-    try:
-        await asyncio.shield(closing)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(closing, RELEASE_TIMEOUT)
-        raise
+    await _finish_even_if_cancelled(_close_session(session, task))
 
 
 async def _close_session(session: TunnelSession, task: asyncio.Task[None]) -> None:
@@ -304,14 +297,21 @@ async def _close_session(session: TunnelSession, task: asyncio.Task[None]) -> No
 
 
 async def _give_back(tunnels: ExecTunnels, held: HeldTunnel) -> None:
-    """Release the tunnel even while being cancelled (ctrl+c must not leak tunnels)."""
-    releasing = asyncio.ensure_future(_release_quietly(tunnels, held))
-    try:
-        await asyncio.shield(releasing)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(releasing, RELEASE_TIMEOUT)
-        raise
+    await _finish_even_if_cancelled(_release_quietly(tunnels, held))
+
+
+async def _finish_even_if_cancelled(cleanup: Coroutine[Any, Any, None]) -> None:
+    """Run a (time-bounded) clean-up to its end however often the caller is cancelled
+    meanwhile (ctrl+c must not leak a tunnel), then re-raise the cancellation."""
+    running = asyncio.ensure_future(cleanup)
+    cancelled = False
+    while not running.done():
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 async def _release_quietly(tunnels: ExecTunnels, held: HeldTunnel) -> None:

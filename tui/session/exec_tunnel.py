@@ -31,6 +31,7 @@ T = TypeVar("T")
 REUSE_MARGIN_SECONDS = 30.0  # a token this close to its end would end the exec midway
 RATE_LIMIT_RETRIES = 8
 RATE_LIMIT_BACKOFF = (0.5, 10.0)
+RELEASE_TIMEOUT = 15.0
 
 
 class ExecApi(Protocol):
@@ -150,7 +151,13 @@ class ExecTunnels:
         for tunnel in existing:  # ours, with a token too old to use: replace it
             await self.remove(tunnel.tunnel_id, tunnel.is_open)
         started = self.clock()
-        created = await self.call(lambda: self.client.create_tunnel(device_id))
+        creating = asyncio.ensure_future(self.call(lambda: self.client.create_tunnel(device_id)))
+        try:
+            created = await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            # cancelled mid-request: the tunnel may exist already; it must not be left
+            await self._drop_if_created(creating)
+            raise
         stored = StoredTunnel.from_created(
             self.endpoint, self.project_id, device_id, created, now=started
         )
@@ -159,6 +166,14 @@ class ExecTunnels:
         except OSError as exc:  # the tunnel still works; it just cannot be found again
             log.warning("token of %s not stored: %s", created.tunnel_id, exc.strerror)
         return HeldTunnel(stored, created=True, was_closed=False)
+
+    async def _drop_if_created(self, creating: asyncio.Future[TunnelCreated]) -> None:
+        try:
+            created = await asyncio.wait_for(creating, RELEASE_TIMEOUT)
+        except Exception:  # it failed, or never answered: nothing to give back
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.remove(created.tunnel_id, True), RELEASE_TIMEOUT)
 
     async def release(self, held: HeldTunnel) -> None:
         tunnel_id = held.stored.tunnel_id
