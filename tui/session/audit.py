@@ -262,3 +262,17 @@ def parse_time(text: str) -> dt.datetime | None:
     except (ValueError, AttributeError):
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def platform_identity(auth: Any) -> str | None:
+    """Who the platform sees, without a secret: `IAM <user>`, `AK <first chars>…`, or
+    `IAM token` (a token names no user here)."""
+    if auth is None:
+        return None
+    username = getattr(auth, "username", None)
+    if isinstance(username, str) and username:
+        return f"IAM {username}"
+    ak = getattr(auth, "ak", None)
+    if isinstance(ak, str):
+        return ak_identity(ak)
+    return "IAM token"
