@@ -48,9 +48,11 @@ class ExecRig:
 
 
 @contextlib.asynccontextmanager
-async def exec_rig(offline: tuple[str, ...] = (OFFLINE_DEVICE,)) -> AsyncIterator[ExecRig]:
+async def exec_rig(
+    offline: tuple[str, ...] = (OFFLINE_DEVICE,), relay_mode: str = "iotunnel"
+) -> AsyncIterator[ExecRig]:
     before = set(children_of(os.getpid()))  # e.g. an sshd the test started
-    async with running_platform() as platform:
+    async with running_platform(relay_mode=relay_mode) as platform:
         if platform.endpoints.mqtt is None:
             pytest.skip("the platform has no MQTT gateway here")
         devices = [

@@ -22,8 +22,8 @@ async def run(rig: ExecRig, argv: list[str], **kwargs: object) -> ExecResult:
     return await exec_command(rig.client, device, argv, login, **options)  # type: ignore[arg-type]
 
 
-async def test_exit_status_and_output_pass_through() -> None:
-    async with exec_rig() as rig:
+async def test_exit_status_and_output_pass_through(relay_mode: str) -> None:
+    async with exec_rig(relay_mode=relay_mode) as rig:
         result = await run(rig, ["sh", "-c", "echo out; echo err >&2; exit 7"])
         assert (result.status, result.exit_code) == ("failed", 7), result
         assert result.output == b"out\nerr\n"
@@ -85,8 +85,8 @@ async def test_command_reading_stdin_gets_end_of_file() -> None:
         assert (result.status, result.output) == ("ok", b"")
 
 
-async def test_timeout_ends_cleanly() -> None:
-    async with exec_rig() as rig:
+async def test_timeout_ends_cleanly(relay_mode: str) -> None:
+    async with exec_rig(relay_mode=relay_mode) as rig:
         before = set(children_of(os.getpid()))
         result = await run(rig, ["sh", "-c", "echo started; sleep 300"], timeout=3.0)
         assert result.status == "timeout" and result.exit_code is None
@@ -96,8 +96,8 @@ async def test_timeout_ends_cleanly() -> None:
             await wait_exit(pid, TIMEOUT)  # the shell and its sleep end with the tunnel
 
 
-async def test_offline_and_wrong_password() -> None:
-    async with exec_rig() as rig:
+async def test_offline_and_wrong_password(relay_mode: str) -> None:
+    async with exec_rig(relay_mode=relay_mode) as rig:
         offline = await run(rig, ["true"], device=OFFLINE_DEVICE)
         assert offline.status == "offline" and offline.exit_code is None
         assert offline.tunnel_id is None

@@ -17,10 +17,12 @@ DEVICE = "pump_0002"  # offline in the pty fleet: here it is the ssh agent's dev
 
 
 @contextlib.asynccontextmanager
-async def ssh_device(tmp_path: Path) -> AsyncIterator[tuple[ExecRig, PasswordUser]]:
+async def ssh_device(
+    tmp_path: Path, relay_mode: str = "iotunnel"
+) -> AsyncIterator[tuple[ExecRig, PasswordUser]]:
     user = password_user()
     with running_sshd(tmp_path, password_users=[user.name]) as sshd:
-        async with exec_rig() as rig:
+        async with exec_rig(relay_mode=relay_mode) as rig:
             config = agent_config(
                 rig.platform.endpoints.mqtt or "",
                 rig.platform.secrets[DEVICE],
@@ -39,8 +41,8 @@ async def ssh_device(tmp_path: Path) -> AsyncIterator[tuple[ExecRig, PasswordUse
                 await agent.stop()
 
 
-async def test_exec_over_an_openssh_login_shell(tmp_path: Path) -> None:
-    async with ssh_device(tmp_path) as (rig, user):
+async def test_exec_over_an_openssh_login_shell(tmp_path: Path, relay_mode: str) -> None:
+    async with ssh_device(tmp_path, relay_mode) as (rig, user):
         login = ExecLogin(user.name, user.password)
 
         async def run(argv: list[str]):

@@ -201,7 +201,7 @@ async def exec_command(
                 held = await tunnels.acquire(device_id)
                 if on_tunnel is not None:
                     on_tunnel(held.stored.tunnel_id, True)
-                status, error = await _run_over(held, argv, login, run, ssl_context)
+                status, error = await _run_over(client, held, argv, login, run, ssl_context)
     except TimeoutError:
         run.flush_pending()
         status, error = TIMEOUT, f"no result within {timeout:g}s"
@@ -238,6 +238,7 @@ async def exec_command(
 
 
 async def _run_over(
+    client: ExecApi,
     held: HeldTunnel,
     argv: Sequence[str],
     login: ExecLogin,
@@ -252,6 +253,9 @@ async def _run_over(
         expires_at=stored.expires_at,
         max_reconnects=0,  # a new connection means a new shell: the exec would be lost
         ssl_context=ssl_context,
+        # a relay that does only what Huawei documents does not repeat connect_tunnel to
+        # a source that comes after the device: the REST tunnel state says it is there
+        client=client if hasattr(client, "platform_is_iotunnel") else None,
     )
     task = asyncio.create_task(session.run(), name=f"exec-{stored.device_id}")
     try:
