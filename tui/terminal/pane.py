@@ -24,9 +24,10 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from tui.terminal.backend import Attrs, BellRang, Run, TerminalBackend, TitleChange
+from tui.terminal.backends import make_backend
 from tui.terminal.feeder import HIGH_WATER_BYTES, LOW_WATER_BYTES, OutputQueue
-from tui.terminal.keys import encode_key, encode_paste
 from tui.terminal.mouse import MouseForwarding
+from tui.terminal.paste import PasteConfirm
 from tui.terminal.pyte_backend import MAX_CACHED_STYLES, PyteBackend
 from tui.terminal.render import runs_to_segments, style_for
 from tui.terminal.scrollback import INDICATOR_CLASS, ScrollbackView
@@ -97,6 +98,7 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         id: str | None = None,
         classes: str | None = None,
         backend: TerminalBackend | None = None,
+        backend_name: str | None = None,
     ) -> None:
         """`on_input(bytes)`: key, paste, mouse and reply bytes for the remote.
         `on_resize(cols, rows)`: the emulator's new size, debounced.
@@ -104,14 +106,19 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         the backlog is back under `low_water`; pause reading the transport in between.
         Nothing is ever dropped: `feed` keeps accepting bytes while the backlog is high.
         Callbacks run on the app's event loop and must not block.
+        `backend_name`: "auto" (Ghostty's core where it loads, else pyte), "ghostty" or
+        "pyte"; None = the default set by `backends.set_default_backend` (see there).
         """
         super().__init__(name=name, id=id, classes=classes)
         self._input_callback = on_input
         self._resize_callback = on_resize
-        self._backend: TerminalBackend = backend or PyteBackend(cols, rows, scrollback)
+        self._backend: TerminalBackend = backend or make_backend(
+            cols, rows, scrollback, name=backend_name
+        )
         self._backend.on_reply = self._send
+        self._scrollback_lines = scrollback
         self._queue = OutputQueue(
-            self._backend.feed,
+            self._feed_backend,
             self._after_feed,
             on_backlog=on_backlog,
             high_water=high_water,
@@ -193,7 +200,36 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         if self._drain_task is None or self._drain_task.done():
             self._drain_task = asyncio.get_running_loop().create_task(self._queue.drain())
 
+    def _feed_backend(self, data: bytes) -> None:
+        try:
+            self._backend.feed(data)
+        except Exception as exc:
+            self._backend_failed(exc)
+
+    def _backend_failed(self, exc: Exception) -> None:
+        """A native emulator call failed: log it, say so in the pane, and go on with
+        the portable backend (the screen starts afresh; nothing crashes)."""
+        log.error("terminal: %s backend failed", getattr(self._backend, "name", "?"), exc_info=exc)
+        if isinstance(self._backend, PyteBackend):
+            return
+        backend = PyteBackend(self._backend.columns, self._backend.lines, self._scrollback_lines)
+        backend.on_reply = self._send
+        self._backend = backend
+        self._strips.clear()
+        self._dirty.update(range(backend.lines))
+        backend.feed(
+            f"\x1b[0;1;31m[terminal: the emulator failed ({type(exc).__name__}); "
+            "continuing with the pyte backend]\x1b[0m\r\n".encode()
+        )
+
     def _after_feed(self) -> None:
+        try:
+            self._take_updates()
+        except Exception as exc:
+            self._backend_failed(exc)
+            self._take_updates()
+
+    def _take_updates(self) -> None:
         backend = self._backend
         for event in backend.take_events():
             if isinstance(event, TitleChange):
@@ -246,7 +282,12 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         width = self.size.width
         if y >= self._backend.lines:
             return Strip.blank(width, self.rich_style)
-        strip = self._render_row(y, width).apply_offsets(0, y)
+        try:
+            strip = self._render_row(y, width)
+        except Exception as exc:
+            self._backend_failed(exc)
+            strip = self._render_row(y, width)
+        strip = strip.apply_offsets(0, y)
         selection = self.text_selection
         if selection is not None:
             style = self.screen.get_component_rich_style("screen--selection")
@@ -266,7 +307,8 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         return strip
 
     def _strip(self, runs: list[Run], width: int, cursor_x: int | None = None) -> Strip:
-        segments: list[Segment] = runs_to_segments(runs, self._style, cursor_x)
+        exact = getattr(self._backend, "grid_exact", False)
+        segments: list[Segment] = runs_to_segments(runs, self._style, cursor_x, fit=not exact)
         strip = Strip(segments)
         return strip.adjust_cell_length(width, self.rich_style)
 
@@ -331,7 +373,7 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
             return  # let the binding (leave, scrollback) fire
         if event.key == "ctrl+c" and self.text_selection is not None:
             return  # the screen's copy binding takes it while text is selected
-        data = encode_key(event.key, event.character, self._backend.modes)
+        data = self._backend.encode_key(event.key, event.character)
         if data is None:
             return
         event.stop()
@@ -342,16 +384,27 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
         self._back_to_live()
-        self._send(encode_paste(event.text, self._backend.modes))
+        text = event.text
+        if self._backend.modes.bracketed_paste or self._backend.paste_is_safe(text):
+            self._send(self._backend.encode_paste(text))
+            return
+        # Lines pasted into a shell run as they arrive: ask first, as Ghostty does.
+        self.app.push_screen(PasteConfirm(text), lambda ok: self._paste_answered(text, ok))
+
+    def _paste_answered(self, text: str, ok: bool | None) -> None:
+        if ok:
+            self._send(self._backend.encode_paste(text))
+        self.focus()
 
     def on_focus(self) -> None:
-        self._focus_changed(b"\x1b[I")
+        self._focus_changed(True)
 
     def on_blur(self) -> None:
-        self._focus_changed(b"\x1b[O")
+        self._focus_changed(False)
 
-    def _focus_changed(self, report: bytes) -> None:
-        if self._backend.modes.focus_events:  # vim's autoread, tmux on the device
+    def _focus_changed(self, gained: bool) -> None:
+        report = self._backend.encode_focus(gained)  # vim's autoread, tmux on the device
+        if report:
             self._send(report)
         self._dirty.add(self._backend.cursor[1])  # the cursor shows only when focused
         self._schedule_paint()

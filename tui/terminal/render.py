@@ -49,20 +49,30 @@ def fit_text(text: str) -> str:
     return plain + " " * (grid - width) if width <= grid else plain
 
 
+def _keep(text: str) -> str:
+    return text
+
+
 def runs_to_segments(
-    runs: list[Run], style_of: Callable[[Attrs], Style], cursor_x: int | None = None
+    runs: list[Run],
+    style_of: Callable[[Attrs], Style],
+    cursor_x: int | None = None,
+    *,
+    fit: bool = True,
 ) -> list[Segment]:
-    """Segments for one row; the cell at `cursor_x` (if given) is drawn reversed."""
+    """Segments for one row; the cell at `cursor_x` (if given) is drawn reversed.
+    `fit`: runs measured with wcwidth (pyte) are fitted to Rich's widths."""
+    fitted = fit_text if fit else _keep
     if cursor_x is None:
         return [
-            Segment(text if text.isascii() else fit_text(text), style_of(attrs))
+            Segment(text if text.isascii() else fitted(text), style_of(attrs))
             for text, attrs in runs
         ]
     segments: list[Segment] = []
     x = 0
     for text, attrs in runs:
         style = style_of(attrs)
-        text = text if text.isascii() else fit_text(text)
+        text = text if text.isascii() else fitted(text)
         width = len(text) if text.isascii() else cell_len(text)
         if not x <= cursor_x < x + width:
             segments.append(Segment(text, style))
