@@ -30,7 +30,7 @@ from tui.terminal.backend import (
     TitleChange,
 )
 from tui.terminal.ghostty_input import InputEncoder
-from tui.terminal.ghostty_native import RowReader, check, scroll_viewport
+from tui.terminal.ghostty_native import RowReader, check, display_text, scroll_viewport
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class GhosttyBackend:
     """libghostty-vt terminal + render state, exposed as styled runs and modes."""
 
     name = "ghostty"
-    grid_exact = True  # runs already match the cell grid: no wcwidth fitting needed
+    display_text = staticmethod(display_text)  # how the renderer draws a run's text
 
     def __init__(
         self,
@@ -67,7 +67,8 @@ class GhosttyBackend:
         self._state = state[0]
         self._reader = RowReader()
         self._free = weakref.finalize(self, _free_all, self._t, self._state, self._reader)
-        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, ffi.new("size_t*", scrollback))
+        self._scrollback = scrollback
+        self._limit_scrollback(scrollback)
         # cffi callbacks must stay referenced for as long as they are installed.
         self._callbacks = (
             ffi.callback("GhosttyTerminalWritePtyFn", self._on_write_pty, onerror=self._cb_error),
@@ -103,6 +104,9 @@ class GhosttyBackend:
     # --- input ----------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
+        if b"\x7f" in data:
+            # DEL is a no-op for xterm and tmux; libghostty-vt 0.1 draws it in a cell.
+            data = data.replace(b"\x7f", b"")
         lib.ghostty_terminal_vt_write(self._t, data, len(data))
         self._stale = True
         self._modes = None
@@ -119,9 +123,17 @@ class GhosttyBackend:
     def reset(self) -> None:
         lib.ghostty_terminal_reset(self._t)
         # A full reset keeps scrollback in Ghostty; a fresh terminal forgets it.
-        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, ffi.new("size_t*", 0))
-        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, ffi.new("size_t*", 10_000))
+        self._limit_scrollback(0)
+        self._limit_scrollback(self._scrollback)
+        self._history_len = 0
         self._invalidate()
+
+    def _limit_scrollback(self, lines: int) -> None:
+        # The library also caps scrollback by bytes, at 10 kB by default (a few hundred
+        # lines): let the line count decide. It prunes whole pages, so the count held
+        # is within a page of `lines`.
+        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_BYTES, ffi.new("size_t*", lines * 4096))
+        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, ffi.new("size_t*", lines))
 
     def _invalidate(self) -> None:
         self._stale = True

@@ -203,7 +203,7 @@ class RowReader:
                 if has_tails:
                     piece = piece.replace("\x00", "")
                 if not piece.isascii():
-                    piece = fit_cells(piece, end - start)
+                    _remember_display(piece, end - start)
             runs.append((piece, attrs))
         return runs
 
@@ -253,6 +253,24 @@ class RowReader:
         ):
             return None
         return "".join(chr(c) for c in buf[0 : length[0]] if 0 < c <= 0x10FFFF)
+
+
+# Text -> how to draw it on the grid, for the few runs Rich would measure otherwise.
+# Runs keep the real text (copy, search, screen_text); the renderer asks `display_text`.
+_DISPLAY: dict[str, str] = {}
+
+
+def _remember_display(text: str, cells: int) -> None:
+    if text in _DISPLAY or cell_len(text) == cells:
+        return
+    if len(_DISPLAY) >= MAX_CACHED_STYLES:
+        _DISPLAY.clear()
+    _DISPLAY[text] = fit_cells(text, cells)
+
+
+def display_text(text: str) -> str:
+    """The text of a run as the renderer should draw it (see `fit_cells`)."""
+    return _DISPLAY.get(text, text)
 
 
 def fit_cells(text: str, cells: int) -> str:

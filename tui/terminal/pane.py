@@ -29,7 +29,7 @@ from tui.terminal.feeder import HIGH_WATER_BYTES, LOW_WATER_BYTES, OutputQueue
 from tui.terminal.mouse import MouseForwarding
 from tui.terminal.paste import PasteConfirm
 from tui.terminal.pyte_backend import MAX_CACHED_STYLES, PyteBackend
-from tui.terminal.render import runs_to_segments, style_for
+from tui.terminal.render import fit_text, runs_to_segments, style_for
 from tui.terminal.scrollback import INDICATOR_CLASS, ScrollbackView
 from tui.terminal.selection import SelectionSupport
 
@@ -307,8 +307,8 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         return strip
 
     def _strip(self, runs: list[Run], width: int, cursor_x: int | None = None) -> Strip:
-        exact = getattr(self._backend, "grid_exact", False)
-        segments: list[Segment] = runs_to_segments(runs, self._style, cursor_x, fit=not exact)
+        fit = getattr(self._backend, "display_text", fit_text)
+        segments: list[Segment] = runs_to_segments(runs, self._style, cursor_x, fit=fit)
         strip = Strip(segments)
         return strip.adjust_cell_length(width, self.rich_style)
 

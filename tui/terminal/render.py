@@ -49,20 +49,17 @@ def fit_text(text: str) -> str:
     return plain + " " * (grid - width) if width <= grid else plain
 
 
-def _keep(text: str) -> str:
-    return text
-
-
 def runs_to_segments(
     runs: list[Run],
     style_of: Callable[[Attrs], Style],
     cursor_x: int | None = None,
     *,
-    fit: bool = True,
+    fit: Callable[[str], str] = fit_text,
 ) -> list[Segment]:
     """Segments for one row; the cell at `cursor_x` (if given) is drawn reversed.
-    `fit`: runs measured with wcwidth (pyte) are fitted to Rich's widths."""
-    fitted = fit_text if fit else _keep
+    `fit` turns a non-ASCII run into text Rich draws as wide as the emulator placed it
+    (the backend knows how: wcwidth for pyte, the cell grid for Ghostty)."""
+    fitted = fit
     if cursor_x is None:
         return [
             Segment(text if text.isascii() else fitted(text), style_of(attrs))
