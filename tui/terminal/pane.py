@@ -327,6 +327,10 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         cols, rows = self.content_size.width, self.content_size.height
         if cols <= 0 or rows <= 0:
             return
+        self.resize_emulator(cols, rows)
+
+    def resize_emulator(self, cols: int, rows: int) -> None:
+        """Give the emulator a new size now (the widget's own size follows on layout)."""
         held = self._backend.history_len
         self._backend.resize(cols, rows)
         self._strips.clear()
