@@ -18,7 +18,7 @@ def _params(test: object) -> list[tuple]:
 
 
 @pytest.fixture
-def ghostty():  # noqa: ANN201
+def ghostty():
     from tui.terminal.ghostty_backend import GhosttyBackend
 
     backend = GhosttyBackend(80, 24)
