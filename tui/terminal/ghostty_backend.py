@@ -65,7 +65,7 @@ class GhosttyBackend:
         state = ffi.new("GhosttyRenderState*")
         check(lib.ghostty_render_state_new(ffi.NULL, state), "render_state_new")
         self._state = state[0]
-        self._reader = RowReader()
+        self._reader = RowReader(self._t)
         self._free = weakref.finalize(self, _free_all, self._t, self._state, self._reader)
         self._scrollback = scrollback
         self._limit_scrollback(scrollback)
@@ -168,7 +168,7 @@ class GhosttyBackend:
             self._rows.clear()
         if not self._stale:
             return
-        check(lib.ghostty_render_state_update(self._state, self._t), "render_state_update")
+        self._update_state()
         dirty = self._reader.dirty_rows(self._state)
         check(lib.ghostty_render_state_clean(self._state), "render_state_clean")
         for y in dirty:
@@ -180,6 +180,10 @@ class GhosttyBackend:
         if held > self._history_len:
             self._history_total += held - self._history_len
         self._history_len = held
+
+    def _update_state(self) -> None:
+        check(lib.ghostty_render_state_update(self._state, self._t), "render_state_update")
+        self._reader.new_update()
 
     def take_dirty(self) -> set[int]:
         self._refresh()
@@ -263,7 +267,7 @@ class GhosttyBackend:
         scroll_viewport(self._t, lib.GHOSTTY_SCROLL_VIEWPORT_TOP)
         scroll_viewport(self._t, lib.GHOSTTY_SCROLL_VIEWPORT_DELTA, top)
         self._viewport_top = top
-        check(lib.ghostty_render_state_update(self._state, self._t), "render_state_update")
+        self._update_state()
         for y, row in self._reader.read_rows(self._state, None).items():
             if top + y < self._history_len:
                 self._history[top + y] = row

@@ -17,9 +17,10 @@ from collections.abc import Callable
 
 import numpy as np
 from pyghostty import ffi, lib
+from pyghostty._ffi import union_fn
 from rich.cells import cell_len, set_cell_size
 
-from tui.terminal.backend import Attrs
+from tui.terminal.backend import DEFAULT_ATTRS, Attrs
 
 log = logging.getLogger(__name__)
 
@@ -88,171 +89,207 @@ def _new(ctype: str, creator: Callable, *args: object) -> object:
     return handle
 
 
-class RowReader:
-    """Reads rows of a render state as styled runs `(text, Attrs)`."""
+_grid_ref = union_fn(
+    "ghostty_terminal_grid_ref", "GhosttyResult(*)(GhosttyTerminal, GhosttyPointS, GhosttyGridRef*)"
+)
+_U64 = np.uint64
+_BG_KEY_SHIFT = 17
 
-    def __init__(self) -> None:
+
+class RowReader:
+    """Reads the rows of a render state as styled runs `(text, Attrs)`.
+
+    All wanted rows are read in one pass: one call per row for its packed cells, then
+    numpy over the whole block, then a Python loop over runs (not cells). A style is
+    looked up only for a run whose style id is new in this update (one call through a
+    grid ref of the row's page; ids are page-local, so the page is part of the key).
+    """
+
+    def __init__(self, terminal: object) -> None:
+        self._t = terminal
         self._iterator = _new(
             "GhosttyRenderStateRowIterator", lib.ghostty_render_state_row_iterator_new
         )
-        self._cells = _new("GhosttyRenderStateRowCells", lib.ghostty_render_state_row_cells_new)
         self._view = ffi.new("GhosttyCellsView*")
         self._style = ffi.new("GhosttyStyle*")
         self._style.size = ffi.sizeof("GhosttyStyle")
         self._style_bytes = ffi.buffer(self._style)
         self._y = ffi.new("uint16_t*")
-        self._attrs: dict[bytes, Attrs] = {}
-        self._grapheme = ffi.new("GhosttyString*")
+        self._point = ffi.new("GhosttyPointS*")
+        self._point.tag = lib.GHOSTTY_POINT_TAG_VIEWPORT
+        self._ref = ffi.new("GhosttyGridRef*")
+        self._ref.size = ffi.sizeof("GhosttyGridRef")
+        self._attrs: dict[bytes, Attrs] = {}  # style bytes -> Attrs, across updates
+        self._looks: dict[tuple[int, int], tuple[Attrs, bool]] = {}  # this update only
+        self._ref_row = -1
+        self._ref_node = 0
 
     def free(self) -> None:
-        lib.ghostty_render_state_row_cells_free(self._cells[0])
         lib.ghostty_render_state_row_iterator_free(self._iterator[0])
 
-    def dirty_rows(self, state: object) -> list[int]:
+    def new_update(self) -> None:
+        """The render state was updated: style ids may mean other styles now."""
+        self._looks.clear()
+
+    def _rows(self, state: object) -> object:
         check(
             lib.ghostty_render_state_get(
                 state, lib.GHOSTTY_RENDER_STATE_DATA_ROW_ITERATOR, self._iterator
             ),
             "row iterator",
         )
+        return self._iterator[0]
+
+    def dirty_rows(self, state: object) -> list[int]:
+        iterator, y = self._rows(state), self._y
         rows: list[int] = []
-        iterator, y = self._iterator[0], self._y
         while lib.ghostty_render_state_row_iterator_next_dirty(iterator, y):
             rows.append(y[0])
         return rows
 
     def read_rows(self, state: object, wanted: set[int] | None) -> dict[int, list]:
         """Runs of the rows in `wanted` (all rows if None), from one pass of the iterator."""
-        check(
-            lib.ghostty_render_state_get(
-                state, lib.GHOSTTY_RENDER_STATE_DATA_ROW_ITERATOR, self._iterator
-            ),
-            "row iterator",
-        )
-        iterator = self._iterator[0]
-        out: dict[int, list] = {}
-        y = -1
+        iterator, view = self._rows(state), self._view
         last = max(wanted) if wanted else None
+        ys: list[int] = []
+        blocks: list[np.ndarray] = []
+        y = -1
         while lib.ghostty_render_state_row_iterator_next(iterator):
             y += 1
             if wanted is not None and y not in wanted:
                 if last is not None and y > last:
                     break
                 continue
-            out[y] = self._row(iterator)
-        return out
+            check(
+                lib.ghostty_render_state_row_get(
+                    iterator, lib.GHOSTTY_RENDER_STATE_ROW_DATA_CELLS_RAW, view
+                ),
+                "row cells",
+            )
+            ys.append(y)
+            blocks.append(np.frombuffer(ffi.buffer(view.ptr, view.len * 8), dtype=_U64))
+        if not ys:
+            return {}
+        return self._runs(ys, np.stack(blocks))
 
-    def _row(self, iterator: object) -> list:
-        view = self._view
-        check(
-            lib.ghostty_render_state_row_get(
-                iterator, lib.GHOSTTY_RENDER_STATE_ROW_DATA_CELLS_RAW, view
-            ),
-            "row cells",
-        )
-        count = view.len
-        if not count:
-            return []
-        raw = np.frombuffer(ffi.buffer(view.ptr, count * 8), dtype=np.uint64)
+    def _runs(self, ys: list[int], raw: np.ndarray) -> dict[int, list]:
+        count, columns = raw.shape
+        raw = raw.reshape(-1)
         tag = raw & _TAG_MASK
-        content = (raw >> np.uint64(_CONTENT_LSB)) & _CONTENT_MASK
+        content = (raw >> _U64(_CONTENT_LSB)) & _CONTENT_MASK
         bg_only = tag >= _TAG_BG_PALETTE
         # One key per distinct look: the style id, the hyperlink bit, and for cells that
         # only carry a background colour (erase with a coloured background) that colour.
-        key = (raw >> np.uint64(_STYLE_LSB)) & np.uint64(0xFFFF)
-        key |= ((raw >> np.uint64(_LINK_LSB)) & np.uint64(1)) << np.uint64(16)
-        if bg_only.any():
-            key = np.where(bg_only, key | ((raw & np.uint64(0x3FFFFFF)) << np.uint64(17)), key)
-        wide = (raw >> np.uint64(_WIDE_LSB)) & np.uint64(3)
-        tails = wide == _WIDE_TAIL
+        key = (raw >> _U64(_STYLE_LSB)) & _U64(0xFFFF)
+        key |= ((raw >> _U64(_LINK_LSB)) & _U64(1)) << _U64(16)
+        any_bg = bool(bg_only.any())
+        if any_bg:
+            bg_key = (raw & _U64(0x3FFFFFF)) << _U64(_BG_KEY_SHIFT)
+            key = np.where(bg_only, key | bg_key, key)
+        tails = ((raw >> _U64(_WIDE_LSB)) & _U64(3)) == _WIDE_TAIL
         has_tails = bool(tails.any())
         if has_tails:
-            key[1:][tails[1:]] = key[:-1][tails[1:]]  # a wide char's tail goes with its head
+            # A wide character's tail goes with its head (never a run boundary).
+            tail_at = np.flatnonzero(tails)
+            tail_at = tail_at[tail_at % columns != 0]
+            key[tail_at] = key[tail_at - 1]
         codepoints = (content & _CP_MASK).astype(np.uint32)
-        codepoints[bg_only | (codepoints == 0)] = 32
+        blank = codepoints == 0
+        if any_bg:
+            blank |= bg_only
+        codepoints[blank] = 32
         bad = (codepoints > 0x10FFFF) | ((codepoints >= 0xD800) & (codepoints < 0xE000))
         if bad.any():
             codepoints[bad] = 0xFFFD
         if has_tails:
             codepoints[tails] = 0  # dropped below: the head already covers two cells
         text = codepoints.tobytes().decode("utf-32-le")
-        graphemes = np.flatnonzero(tag == _TAG_GRAPHEME) if (tag == _TAG_GRAPHEME).any() else ()
-        chars: list[str] | None = None
-        if len(graphemes):
-            chars = list(text)
-            for x in graphemes.tolist():
-                chars[x] = self._grapheme_at(iterator, x) or chars[x]
-        starts = [0, *(np.flatnonzero(key[1:] != key[:-1]) + 1).tolist()]
-        ends = [*starts[1:], count]
-        keys = key[starts].tolist()
-        runs: list = []
-        cells_loaded = False
-        style_of: dict[int, tuple[Attrs, bool]] = {}
-        for start, end, run_key in zip(starts, ends, keys, strict=True):
-            looks = style_of.get(run_key)
-            if looks is None:
-                if not cells_loaded:
-                    self._load_cells(iterator)
-                    cells_loaded = True
-                looks = style_of[run_key] = self._attrs_at(start, run_key)
-            attrs, invisible = looks
+        grapheme_cells = np.flatnonzero(tag == _TAG_GRAPHEME)
+        chars = None  # per cell, where a cell holds a whole grapheme cluster
+        if len(grapheme_cells):
+            chars = self._with_graphemes(text, grapheme_cells.tolist(), ys, columns)
+        change = np.empty(raw.shape, dtype=bool)
+        change[0] = True
+        np.not_equal(key[1:], key[:-1], out=change[1:])
+        change[::columns] = True  # every row starts a run
+        starts = np.flatnonzero(change)
+        run_keys = key[starts].tolist()
+        starts_list = starts.tolist()
+        ends_list = [*starts_list[1:], count * columns]
+        out: dict[int, list] = {y: [] for y in ys}
+        self._ref_row = -1
+        looks = self._looks
+        for start, end, run_key in zip(starts_list, ends_list, run_keys, strict=True):
+            row = start // columns
+            y = ys[row]
+            if run_key == 0:
+                attrs, invisible = DEFAULT_ATTRS, False
+            else:
+                styled = run_key & 0xFFFF
+                look_key = (self._row_ref(y), run_key) if styled else (0, run_key)
+                found = looks.get(look_key)
+                if found is None:
+                    if styled:
+                        self._ref.x = start - row * columns  # the row's ref is current
+                    found = looks[look_key] = self._look(run_key)
+                attrs, invisible = found
             if invisible:  # concealed text (SGR 8) is not shown, as in xterm
                 piece = " " * (end - start)
             else:
-                piece = "".join(chars[start:end]) if chars is not None else text[start:end]
+                piece = text[start:end] if chars is None else "".join(chars[start:end])
                 if has_tails:
                     piece = piece.replace("\x00", "")
                 if not piece.isascii():
                     _remember_display(piece, end - start)
-            runs.append((piece, attrs))
-        return runs
+            out[y].append((piece, attrs))
+        return out
 
-    def _load_cells(self, iterator: object) -> None:
-        check(
-            lib.ghostty_render_state_row_get(
-                iterator, lib.GHOSTTY_RENDER_STATE_ROW_DATA_CELLS, self._cells
-            ),
-            "row cells handle",
-        )
+    def _row_ref(self, y: int) -> int:
+        """Point the grid ref at row `y` of the viewport; its page node is the identity
+        that makes a style id meaningful."""
+        if self._ref_row != y:
+            self._point.value.x, self._point.value.y = 0, y
+            check(_grid_ref(self._t, self._point[0], self._ref), "grid_ref")
+            self._ref_row = y
+            self._ref_node = int(ffi.cast("uintptr_t", self._ref.node))
+        return self._ref_node
 
-    def _attrs_at(self, x: int, run_key: int) -> tuple[Attrs, bool]:
-        cells = self._cells[0]
-        check(lib.ghostty_render_state_row_cells_select(cells, x), "select cell")
-        check(
-            lib.ghostty_render_state_row_cells_get(
-                cells, lib.GHOSTTY_RENDER_STATE_ROW_CELLS_DATA_STYLE, self._style
-            ),
-            "cell style",
-        )
-        bg_cell = run_key >> 17
-        cache_key = (
-            self._style_bytes[:] + bg_cell.to_bytes(8, "little") + bytes([run_key >> 16 & 1])
-        )
+    def _look(self, run_key: int) -> tuple[Attrs, bool]:
+        if run_key & 0xFFFF:
+            check(lib.ghostty_grid_ref_style(self._ref, self._style), "cell style")
+            style = self._style
+            invisible = bool(style.invisible)
+        else:
+            lib.ghostty_style_default(self._style)
+            self._style.size = ffi.sizeof("GhosttyStyle")
+            style, invisible = self._style, False
+        bg_cell = run_key >> _BG_KEY_SHIFT
+        link = bool(run_key >> 16 & 1)
+        cache_key = self._style_bytes[:] + bg_cell.to_bytes(8, "little") + bytes([link])
         attrs = self._attrs.get(cache_key)
         if attrs is None:
             if len(self._attrs) >= MAX_CACHED_STYLES:
                 self._attrs.clear()  # bounded: truecolour output has endless styles
-            attrs = self._attrs[cache_key] = _to_attrs(
-                self._style, bg_cell, bool(run_key >> 16 & 1)
-            )
-        return attrs, bool(self._style.invisible)
+            attrs = self._attrs[cache_key] = _to_attrs(style, bg_cell, link)
+        return attrs, invisible
 
-    def _grapheme_at(self, iterator: object, x: int) -> str | None:
-        self._load_cells(iterator)
-        cells = self._cells[0]
-        if lib.ghostty_render_state_row_cells_select(cells, x) != lib.GHOSTTY_SUCCESS:
-            return None
-        length = ffi.new("uint32_t*")
-        if lib.ghostty_render_state_row_cells_get(
-            cells, lib.GHOSTTY_RENDER_STATE_ROW_CELLS_DATA_GRAPHEMES_LEN, length
-        ):
-            return None
-        buf = ffi.new("uint32_t[]", max(1, length[0]))
-        if lib.ghostty_render_state_row_cells_get(
-            cells, lib.GHOSTTY_RENDER_STATE_ROW_CELLS_DATA_GRAPHEMES_BUF, buf
-        ):
-            return None
-        return "".join(chr(c) for c in buf[0 : length[0]] if 0 < c <= 0x10FFFF)
+    def _with_graphemes(
+        self, text: str, cells: list[int], ys: list[int], columns: int
+    ) -> list[str]:
+        chars = list(text)
+        length = ffi.new("size_t*")
+        buf = ffi.new("uint32_t[]", 16)
+        for flat in cells:
+            row, x = divmod(flat, columns)
+            self._point.value.x, self._point.value.y = x, ys[row]
+            if _grid_ref(self._t, self._point[0], self._ref):
+                continue
+            result = lib.ghostty_grid_ref_graphemes(self._ref, buf, 16, length)
+            if result == lib.GHOSTTY_SUCCESS:
+                chars[flat] = (
+                    "".join(chr(c) for c in buf[0 : length[0]] if 0 < c <= 0x10FFFF) or chars[flat]
+                )
+        return chars
 
 
 # Text -> how to draw it on the grid, for the few runs Rich would measure otherwise.

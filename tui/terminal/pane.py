@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import lru_cache
 from time import perf_counter
 
 from rich.segment import Segment
@@ -29,13 +30,14 @@ from tui.terminal.feeder import HIGH_WATER_BYTES, LOW_WATER_BYTES, OutputQueue
 from tui.terminal.mouse import MouseForwarding
 from tui.terminal.paste import PasteConfirm
 from tui.terminal.pyte_backend import MAX_CACHED_STYLES, PyteBackend
-from tui.terminal.render import fit_text, runs_to_segments, style_for
+from tui.terminal.render import fit_text, row_segments, style_for, with_meta
 from tui.terminal.scrollback import INDICATOR_CLASS, ScrollbackView
 from tui.terminal.selection import SelectionSupport
 
 log = logging.getLogger(__name__)
 
 FRAME_SECONDS = 1 / 60
+MAX_PLACED_STYLES = 1 << 16  # (attrs, offset, row) -> Style; bounded, rebuilt on demand
 RESIZE_DEBOUNCE_SECONDS = 0.15
 
 
@@ -128,6 +130,8 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         self._dirty: set[int] = set()
         self._strips: dict[int, Strip] = {}
         self._styles: dict[Attrs, Style] = {}
+        self._placed_styles: dict[tuple[int, int, int], tuple[Attrs, Style]] = {}
+        self._base_style: Style | None = None
         self._scroll_back = 0
         self._history_seen = 0
         self._last_paint = 0.0
@@ -267,27 +271,55 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._forget_styles()
+
+    def _forget_styles(self) -> None:
         self._styles.clear()
+        self._placed_styles.clear()
         self._strips.clear()
+        self._base_style = None
+
+    @property
+    def _base(self) -> Style:
+        """The widget's own style (theme colours), computed once per style change."""
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        return self._base_style
 
     def _style(self, attrs: Attrs) -> Style:
         style = self._styles.get(attrs)
         if style is None:
             if len(self._styles) >= MAX_CACHED_STYLES:
                 self._styles.clear()
-            style = self._styles[attrs] = self.rich_style + style_for(attrs)
+            style = self._styles[attrs] = self._base + style_for(attrs)
         return style
+
+    def _placed_style(self, attrs: Attrs, offset: int, y: int) -> Style:
+        """The style of a segment at character `offset` of row `y`, with the offset meta
+        Textual's selection reads (what `Strip.apply_offsets` adds, without building
+        a new Style per segment per frame)."""
+        # Keyed by identity (backends share one Attrs per look): hashing the 9-field
+        # tuple per segment costs more than the lookup saves. The entry keeps `attrs`
+        # alive, so its id cannot be reused while the entry exists.
+        key = (id(attrs), offset, y)
+        entry = self._placed_styles.get(key)
+        if entry is None or entry[0] is not attrs:
+            if len(self._placed_styles) >= MAX_PLACED_STYLES:
+                self._placed_styles.clear()
+            style = with_meta(self._style(attrs), _offset_meta(offset, y))
+            self._placed_styles[key] = (attrs, style)
+            return style
+        return entry[1]
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y >= self._backend.lines:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base)
         try:
             strip = self._render_row(y, width)
         except Exception as exc:
             self._backend_failed(exc)
             strip = self._render_row(y, width)
-        strip = strip.apply_offsets(0, y)
         selection = self.text_selection
         if selection is not None:
             style = self.screen.get_component_rich_style("screen--selection")
@@ -297,20 +329,26 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
     def _render_row(self, y: int, width: int) -> Strip:
         backend = self._backend
         if self._scroll_back:
-            return self._strip(self._visible_runs(y), width)
+            return self._strip(self._visible_runs(y), width, y)
         cursor_x, cursor_y = backend.cursor
         if y == cursor_y and self.has_focus and backend.cursor_visible:
-            return self._strip(backend.row_runs(y), width, cursor_x)
+            return self._strip(backend.row_runs(y), width, y, cursor_x)
         strip = self._strips.get(y)
         if strip is None or strip.cell_length != width:
-            strip = self._strips[y] = self._strip(backend.row_runs(y), width)
+            strip = self._strips[y] = self._strip(backend.row_runs(y), width, y)
         return strip
 
-    def _strip(self, runs: list[Run], width: int, cursor_x: int | None = None) -> Strip:
+    def _strip(self, runs: list[Run], width: int, y: int, cursor_x: int | None = None) -> Strip:
         fit = getattr(self._backend, "display_text", fit_text)
-        segments: list[Segment] = runs_to_segments(runs, self._style, cursor_x, fit=fit)
+        placed = self._placed_style
+        segments: list[Segment] = row_segments(
+            runs, lambda attrs, offset: placed(attrs, offset, y), cursor_x, fit=fit
+        )
         strip = Strip(segments)
-        return strip.adjust_cell_length(width, self.rich_style)
+        if strip.cell_length != width:
+            end = sum(len(segment.text) for segment in segments)
+            strip = strip.adjust_cell_length(width, self._base + _offset_meta(end, y))
+        return strip
 
     # --- size -----------------------------------------------------------------------
 
@@ -415,6 +453,11 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
 
     def action_leave(self) -> None:
         self.post_message(self.LeaveRequested())
+
+
+@lru_cache(maxsize=1 << 14)
+def _offset_meta(offset: int, y: int) -> Style:
+    return Style.from_meta({"offset": (offset, y)})
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
