@@ -1,13 +1,15 @@
-"""Terminal pane benchmark: `python bench/terminal.py [--runs N] [--flood-mb MB]`.
+"""Terminal pane benchmark: `python bench/terminal.py [--runs 5] [--mb 20]`.
 
-Prints, in one run:
-- ingest speed (MB/s) of the pyte backend for plain log text, heavily coloured text and
-  cursor-heavy full-screen redraws, beside bare pyte (`Screen` + `ByteStream`) on the
-  same bytes, with the ratio (target >= 0.9);
-- the cost of a full repaint of the pane at 80x24 and 200x50;
-- the delay between a key pressed and its bytes reaching the transport while a flood of
-  output arrives (p50, p99; target p99 <= 50 ms).
-Figures are medians of several runs, measured on this machine in this run.
+Prints, in one run, medians of `--runs` runs measured on this machine:
+- ingest (MB/s) of plain / coloured / cursor-heavy input at 80x24 and 200x50: the
+  pane's Ghostty backend fed in 2 KB slices (as the pane feeds it), the same library
+  fed in one call, tmux (when installed: the bytes `cat` into a detached tmux pane of
+  the same size), and the pyte fallback (on `--pyte-mb`, it is ~50x slower);
+- the pane as a whole (headless app, 120x40: backend + dirty-row rendering at the frame
+  rate) draining a flood, beside the backend alone on the same bytes;
+- key delay (p50/p99) while that flood arrives;
+- full repaint (every row rebuilt from the emulator, then drawn) at 80x24 and 200x50;
+- RSS per open tab holding 10,000 lines of scrollback.
 """
 
 from __future__ import annotations
@@ -16,30 +18,31 @@ import argparse
 import asyncio
 import gc
 import random
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 
-import pyte
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui.terminal.pyte_backend import PyteBackend
+from tui.terminal.backends import make_backend  # noqa: E402
 
 CHUNK = 2048  # what the pane feeds the emulator per call
+DIRTY_EVERY = 32  # the pane reads dirty rows once per ~4 ms slice, about 64 KB here
+SIZES = ((80, 24), (200, 50))
 
 
-def plain_log(size: int) -> bytes:
+# --- payloads -------------------------------------------------------------------------
+
+
+def plain_log(size: int, cols: int = 80, rows: int = 24) -> bytes:
+    """Log lines: every line scrolls the screen."""
     rng = random.Random(1)
-    words = [
-        "device",
-        "gateway",
-        "tunnel",
-        "opened",
-        "closed",
-        "heartbeat",
-        "ok",
-        "retry",
-        "timeout",
-        "sensor",
-    ]
+    words = ["device", "gateway", "tunnel", "opened", "closed", "heartbeat", "ok", "retry"]
     out = bytearray()
     n = 0
     while len(out) < size:
@@ -51,7 +54,8 @@ def plain_log(size: int) -> bytes:
     return bytes(out[:size])
 
 
-def coloured(size: int) -> bytes:
+def coloured(size: int, cols: int = 80, rows: int = 24) -> bytes:
+    """ls/git/grep-like output: an SGR every few characters, 256 colours."""
     rng = random.Random(2)
     out = bytearray()
     while len(out) < size:
@@ -65,6 +69,7 @@ def coloured(size: int) -> bytes:
 
 
 def redraws(size: int, cols: int = 80, rows: int = 24) -> bytes:
+    """top/htop-like full-screen frames: cursor addressing, reverse video, erase."""
     rng = random.Random(3)
     out = bytearray()
     while len(out) < size:
@@ -77,67 +82,102 @@ def redraws(size: int, cols: int = 80, rows: int = 24) -> bytes:
     return bytes(out[:size])
 
 
-def bare_pyte_ingest(data: bytes) -> float:
-    screen = pyte.Screen(80, 24)
-    stream = pyte.ByteStream(screen)
-    start = time.perf_counter()
-    for i in range(0, len(data), CHUNK):
-        stream.feed(data[i : i + CHUNK])
-    return time.perf_counter() - start
+PAYLOADS: dict[str, Callable[..., bytes]] = {
+    "plain": plain_log,
+    "colour": coloured,
+    "cursor": redraws,
+}
 
 
-def backend_ingest(data: bytes) -> float:
-    backend = PyteBackend(80, 24)
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+# --- ingest ---------------------------------------------------------------------------
+
+
+def backend_slices(data: bytes, cols: int, rows: int, name: str) -> float:
+    backend = make_backend(cols, rows, name=name)
+    gc.collect()
     start = time.perf_counter()
-    for i in range(0, len(data), CHUNK):
+    for n, i in enumerate(range(0, len(data), CHUNK)):
         backend.feed(data[i : i + CHUNK])
+        if n % DIRTY_EVERY == 0:
+            backend.take_dirty()
     backend.take_dirty()
     return time.perf_counter() - start
 
 
-def bench_ingest(runs: int, size: int) -> None:
-    print(f"ingest, {size / 1e6:.1f} MB per run, median of {runs} runs")
-    print(f"  {'payload':<10} {'backend MB/s':>13} {'bare pyte MB/s':>15} {'ratio':>7}")
-    for name, make in (("plain", plain_log), ("coloured", coloured), ("redraws", redraws)):
-        data = make(size)
-        ours, bare = [], []
-        for _ in range(runs):
-            bare.append(bare_pyte_ingest(data))
-            ours.append(backend_ingest(data))
-        mb = len(data) / 1e6
-        ours_rate, bare_rate = mb / statistics.median(ours), mb / statistics.median(bare)
-        print(f"  {name:<10} {ours_rate:13.2f} {bare_rate:15.2f} {ours_rate / bare_rate:7.2f}")
+def library_one_call(data: bytes, cols: int, rows: int) -> float:
+    import pyghostty
+
+    terminal = pyghostty.Terminal(cols, rows)
+    gc.collect()
+    start = time.perf_counter()
+    terminal.feed(data)
+    elapsed = time.perf_counter() - start
+    terminal.close()
+    return elapsed
 
 
-async def bench_repaint(runs: int) -> None:
-    from textual.app import App, ComposeResult
-
-    from tui.terminal.pane import TerminalPane
-
-    class RepaintApp(App[None]):
-        def compose(self) -> ComposeResult:
-            yield TerminalPane()
-
-    print(f"full repaint (render_line of every row, strip cache cold), median of {runs} runs")
-    for cols, rows in ((80, 24), (200, 50)):
-        app = RepaintApp()
-        async with app.run_test(size=(cols, rows)) as pilot:
-            pane = app.query_one(TerminalPane)
-            pane.focus()
-            pane.feed(coloured(cols * rows * 12))
-            await pane.wait_drained(120)
-            await pilot.pause()
-            times = []
-            for _ in range(runs * 5):
-                pane._strips.clear()
-                start = time.perf_counter()
-                for y in range(rows):
-                    pane.render_line(y)
-                times.append(time.perf_counter() - start)
-            print(f"  {cols}x{rows}: {statistics.median(times) * 1000:.2f} ms")
+def tmux_ingest(path: Path, cols: int, rows: int, tmp: Path) -> float:
+    """Time from `cat` starting to tmux having read the last byte, in a private server."""
+    sock = str(tmp / "bench.sock")
+    tmux = ["tmux", "-S", sock, "-f", "/dev/null"]
+    cmd = (
+        f"stty -echo -opost -onlcr; tmux -S {sock} wait-for go; cat {path}; "
+        f"tmux -S {sock} wait-for -S done; sleep 600"
+    )
+    subprocess.run([*tmux, "new-session", "-d", "-x", str(cols), "-y", str(rows), cmd], check=True)
+    try:
+        time.sleep(0.3)  # the shell reaches `wait-for go` (startup is not what we time)
+        start = time.perf_counter()
+        subprocess.run([*tmux, "wait-for", "-S", "go"], check=True)
+        subprocess.run([*tmux, "wait-for", "done"], check=True, timeout=600)
+        return time.perf_counter() - start
+    finally:
+        subprocess.run([*tmux, "kill-server"], check=False, capture_output=True)
 
 
-async def bench_key_delay(flood_mb: float) -> None:
+def bench_ingest(runs: int, size: int, pyte_size: int, ghostty: bool) -> None:
+    have_tmux = shutil.which("tmux") is not None
+    print(f"ingest MB/s, {size / 1e6:.0f} MB per payload, median of {runs} runs")
+    print(
+        f"  {'payload':<8} {'size':>7} {'ghostty 2KB':>12} {'lib 1 call':>11} {'ratio':>6}"
+        f" {'tmux':>7} {'vs tmux':>8} {'pyte':>6}"
+    )
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for cols, rows in SIZES:
+            for name, make in PAYLOADS.items():
+                data = make(size, cols, rows)
+                mb = len(data) / 1e6
+                ours = lib = tmux = float("nan")
+                if ghostty:
+                    ours = mb / median(
+                        [backend_slices(data, cols, rows, "ghostty") for _ in range(runs)]
+                    )
+                    lib = mb / median([library_one_call(data, cols, rows) for _ in range(runs)])
+                if have_tmux:
+                    path = tmp / f"{name}.bin"
+                    path.write_bytes(data)
+                    tmux = mb / median([tmux_ingest(path, cols, rows, tmp) for _ in range(runs)])
+                small = data[:pyte_size]
+                pyte_runs = max(1, runs // 2)
+                pyte = (len(small) / 1e6) / median(
+                    [backend_slices(small, cols, rows, "pyte") for _ in range(pyte_runs)]
+                )
+                print(
+                    f"  {name:<8} {cols}x{rows:<4} {ours:12.1f} {lib:11.1f} {ours / lib:6.2f}"
+                    f" {tmux:7.1f} {ours / tmux:8.2f} {pyte:6.2f}"
+                )
+
+
+# --- the pane as a whole -------------------------------------------------------------
+
+
+async def pane_drain(data: bytes, backend_name: str, keys: bool) -> tuple[float, list[float]]:
+    """Seconds to drain `data` through a mounted pane at 120x40; key delays if `keys`."""
     from textual import events
     from textual.app import App, ComposeResult
 
@@ -147,7 +187,6 @@ async def bench_key_delay(flood_mb: float) -> None:
     pressed: list[float] = []
     writable = asyncio.Event()
     writable.set()
-    peak = 0
 
     def on_backlog(high: bool) -> None:
         # What a session does: stop reading its WebSocket while the emulator is behind.
@@ -162,61 +201,156 @@ async def bench_key_delay(flood_mb: float) -> None:
 
     class FloodApp(App[None]):
         def compose(self) -> ComposeResult:
-            yield TerminalPane(on_input=on_input, on_backlog=on_backlog)
+            yield TerminalPane(on_input=on_input, on_backlog=on_backlog, backend_name=backend_name)
 
-    payload = coloured(1_000_000) + plain_log(1_000_000) + redraws(1_000_000)
-    total = int(flood_mb * 1e6)
     app = FloodApp()
-    async with app.run_test(size=(80, 24)):
+    async with app.run_test(size=(120, 40)):
         pane = app.query_one(TerminalPane)
         pane.focus()
+        await pane.wait_drained(10)
         start = time.perf_counter()
 
         async def transport() -> None:
-            # Output arrives in 64 KB frames as fast as the pane's backpressure lets it in.
-            nonlocal peak
-            sent = 0
-            while sent < total:
-                for i in range(0, len(payload), 65536):
-                    await writable.wait()
-                    pane.feed(payload[i : i + 65536])
-                    peak = max(peak, pane.pending_bytes)
-                    sent += 65536
-                    await asyncio.sleep(0)
-                    if sent >= total:
-                        break
+            # Output arrives in 64 KB reads as fast as the pane's backpressure lets it in.
+            for i in range(0, len(data), 65536):
+                await writable.wait()
+                pane.feed(data[i : i + 65536])
+                await asyncio.sleep(0)
 
         feeder = asyncio.create_task(transport())
         while not feeder.done() or pane.pending_bytes:
-            pressed.append(time.perf_counter())
-            app.post_message(events.Key("k", "k"))  # through the App, as a real key
-            await asyncio.sleep(0.02)
-        elapsed = time.perf_counter() - start
+            if keys:
+                pressed.append(time.perf_counter())
+                app.post_message(events.Key("k", "k"))  # through the App, as a real key
+            await asyncio.sleep(0.02 if keys else 0.005)
         await feeder
-    delays.sort()
-    p50 = statistics.median(delays) * 1000
-    p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000
+        await pane.wait_drained(60)
+        elapsed = time.perf_counter() - start
+    return elapsed, delays
+
+
+def bench_pane(runs: int, size: int, backend_name: str) -> None:
+    data = b"".join(make(size // 3, 120, 40) for make in PAYLOADS.values())
+    mb = len(data) / 1e6
+    alone = mb / median([backend_slices(data, 120, 40, backend_name) for _ in range(runs)])
+    whole = []
+    for _ in range(runs):
+        elapsed, _ = asyncio.run(pane_drain(data, backend_name, keys=False))
+        whole.append(elapsed)
+    pane_rate = mb / median(whole)
     print(
-        f"key delay under a {flood_mb:g} MB flood ({len(delays)} keys, flood took {elapsed:.1f} s):"
-        f" p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {delays[-1] * 1000:.1f} ms;"
-        f" peak backlog {peak / 1e6:.2f} MB"
+        f"pane 120x40 ({backend_name}), {mb:.0f} MB mixed flood: pane {pane_rate:.1f} MB/s,"
+        f" backend alone {alone:.1f} MB/s, ratio {pane_rate / alone:.2f}"
     )
+    all_delays: list[float] = []
+    for _ in range(runs):
+        _, delays = asyncio.run(pane_drain(data, backend_name, keys=True))
+        all_delays += delays
+    all_delays.sort()
+    p50 = median(all_delays) * 1000
+    p99 = all_delays[min(len(all_delays) - 1, int(len(all_delays) * 0.99))] * 1000
+    print(
+        f"  key delay under that flood ({len(all_delays)} keys over {runs} runs):"
+        f" p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {all_delays[-1] * 1000:.1f} ms"
+    )
+
+
+# --- repaint --------------------------------------------------------------------------
+
+
+async def repaint_once(cols: int, rows: int, backend_name: str, runs: int) -> float:
+    from textual.app import App, ComposeResult
+
+    from tui.terminal.pane import TerminalPane
+
+    class RepaintApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TerminalPane(backend_name=backend_name)
+
+    app = RepaintApp()
+    async with app.run_test(size=(cols, rows)) as pilot:
+        pane = app.query_one(TerminalPane)
+        pane.focus()
+        pane.feed(coloured(cols * rows * 12))
+        await pane.wait_drained(120)
+        await pilot.pause()
+        backend = pane.backend
+        times = []
+        for _ in range(runs * 10):
+            pane._strips.clear()  # noqa: SLF001 - a cold strip cache is the point
+            rows_cache = getattr(backend, "_rows", None)
+            if rows_cache is not None:
+                rows_cache.clear()  # and Ghostty's rows re-read from the render state
+            start = time.perf_counter()
+            for y in range(rows):
+                pane.render_line(y)
+            times.append(time.perf_counter() - start)
+        return median(times)
+
+
+def bench_repaint(runs: int, backends: list[str]) -> None:
+    print(f"full repaint (every row rebuilt from the emulator), median of {runs * 10}")
+    for backend_name in backends:
+        figures = [
+            f"{cols}x{rows} {asyncio.run(repaint_once(cols, rows, backend_name, runs)) * 1000:.2f} ms"
+            for cols, rows in SIZES
+        ]
+        print(f"  {backend_name:<8} " + ", ".join(figures))
+
+
+# --- memory ---------------------------------------------------------------------------
+
+
+def rss_kb() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def bench_memory(backends: list[str], tabs: int = 8) -> None:
+    lines = coloured(10_500 * 90, 120, 40)  # ~10,500 coloured lines of ~90 columns
+    print(f"RSS per tab, 120x40 with 10,000 lines of scrollback printed ({tabs} tabs)")
+    for backend_name in backends:
+        gc.collect()
+        before = rss_kb()
+        keep = []
+        for _ in range(tabs):
+            backend = make_backend(120, 40, 10_000, name=backend_name)
+            for i in range(0, len(lines), 65536):
+                backend.feed(lines[i : i + 65536])
+            backend.take_dirty()
+            keep.append(backend)
+        gc.collect()
+        per_tab = (rss_kb() - before) / tabs / 1024
+        held = keep[0].history_len
+        print(f"  {backend_name:<8} {per_tab:.1f} MB per tab ({held} lines held)")
+        del keep
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--size-mb", type=float, default=1.0)
+    parser.add_argument("--mb", type=float, default=20.0, help="MB per ingest payload")
+    parser.add_argument("--pyte-mb", type=float, default=1.0, help="MB for the slow pyte figure")
     parser.add_argument("--flood-mb", type=float, default=20.0)
-    parser.add_argument(
-        "--gc-freeze", action="store_true", help="gc.freeze() first, as an app could at start"
-    )
+    parser.add_argument("--skip", default="", help="comma list: ingest,pane,repaint,memory")
     args = parser.parse_args()
-    if args.gc_freeze:
-        gc.freeze()
-    bench_ingest(args.runs, int(args.size_mb * 1e6))
-    asyncio.run(bench_repaint(args.runs))
-    asyncio.run(bench_key_delay(args.flood_mb))
+    skip = set(filter(None, args.skip.split(",")))
+    from tui.terminal.backends import ghostty_available
+
+    ghostty = ghostty_available()
+    backends = ["ghostty", "pyte"] if ghostty else ["pyte"]
+    print(f"backends: {', '.join(backends)}; tmux: {shutil.which('tmux') or 'not installed'}")
+    if "ingest" not in skip:
+        bench_ingest(args.runs, int(args.mb * 1e6), int(args.pyte_mb * 1e6), ghostty)
+    if "pane" not in skip:
+        bench_pane(args.runs, int(args.flood_mb * 1e6), backends[0])
+    if "repaint" not in skip:
+        bench_repaint(args.runs, backends)
+    if "memory" not in skip:
+        bench_memory(backends)
 
 
 if __name__ == "__main__":

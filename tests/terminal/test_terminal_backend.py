@@ -7,12 +7,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.terminal.backends import BACKENDS, backend_class
 from tui.terminal.backend import BellRang, TitleChange
 from tui.terminal.pyte_backend import PyteBackend
 
+KIND = "pyte"
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def backend_kind(request: pytest.FixtureRequest) -> str:
+    global KIND
+    KIND = request.param
+    return KIND
+
+
+def new_backend(*args: object, **kwargs: object) -> PyteBackend:
+    return backend_class(KIND)(*args, **kwargs)
+
 
 def backend(cols: int = 20, rows: int = 5, **kwargs: int) -> PyteBackend:
-    return PyteBackend(cols, rows, **kwargs)
+    return new_backend(cols, rows, **kwargs)
 
 
 def rows_of(b: PyteBackend) -> list[str]:
@@ -104,8 +118,13 @@ def test_wide_character_rows_are_exactly_the_screen_width() -> None:
 def test_scrollback_is_bounded_and_keeps_order() -> None:
     b = backend(rows=3, scrollback=5)
     b.feed(b"".join(b"line %d\r\n" % i for i in range(20)))
-    assert b.history_len == 5
-    assert b.history_text() == [f"line {i}" for i in range(13, 18)]
+    if KIND == "pyte":
+        assert b.history_len == 5
+        assert b.history_text() == [f"line {i}" for i in range(13, 18)]
+    else:  # Ghostty prunes whole pages: within a page of the limit, never unbounded
+        held = b.history_text()
+        assert 5 <= len(held) <= 18 and held[-1] == "line 17"
+        assert held == [f"line {i}" for i in range(18 - len(held), 18)]
     assert b.history_total == 18
     b.feed(b"\x1b[3J")
     assert b.history_len == 0
@@ -117,11 +136,16 @@ def test_scrolling_region_does_not_feed_scrollback() -> None:
     assert b.history_len == 0
 
 
+# What each backend claims to be: pyte a VT102, Ghostty a VT220 with ANSI colour.
+PRIMARY_DA = {"pyte": b"\x1b[?6c", "ghostty": b"\x1b[?62;22c"}
+SECONDARY_DA = {"pyte": b"\x1b[>1;10;0c", "ghostty": b"\x1b[>1;0;0c"}
+
+
 def test_replies_go_to_the_remote() -> None:
     replies: list[bytes] = []
-    b = PyteBackend(20, 5, on_reply=replies.append)
+    b = new_backend(20, 5, on_reply=replies.append)
     b.feed(b"\x1b[3;7H\x1b[6n\x1b[5n\x1b[c")
-    assert replies == [b"\x1b[3;7R", b"\x1b[0n", b"\x1b[?6c"]
+    assert replies == [b"\x1b[3;7R", b"\x1b[0n", PRIMARY_DA[KIND]]
 
 
 def test_title_and_bell_become_events() -> None:
@@ -166,9 +190,14 @@ def test_growing_in_the_alternate_screen_keeps_history() -> None:
     b = backend(rows=3)
     b.feed(b"1\r\n2\r\n3\r\n4\x1b[?1049h\x1b[Hfull")
     b.resize(20, 5)
-    assert rows_of(b)[0] == "full" and b.history_len == 1
-    b.feed(b"\x1b[?1049l")
-    assert rows_of(b)[:3] == ["2", "3", "4"]
+    if KIND == "pyte":
+        assert rows_of(b)[0] == "full" and b.history_len == 1
+        b.feed(b"\x1b[?1049l")
+        assert rows_of(b)[:3] == ["2", "3", "4"]
+    else:  # Ghostty resizes the main screen too, pulling the line back, as tmux does
+        assert rows_of(b)[0] == "full"
+        b.feed(b"\x1b[?1049l")
+        assert rows_of(b)[:4] == ["1", "2", "3", "4"] and b.history_len == 0
 
 
 def test_shrinking_drops_blank_rows_below_the_cursor_first() -> None:
@@ -247,11 +276,15 @@ def test_escape_soup_never_raises(parts: list[str]) -> None:
 
 
 def test_default_scrollback_is_10000_lines_without_history_screen() -> None:
-    b = PyteBackend()
-    assert b.screen.history.maxlen == 10_000
-    assert not isinstance(b.screen, pyte.HistoryScreen)  # 4x slower per character
+    b = new_backend()
+    if KIND == "pyte":
+        assert b.screen.history.maxlen == 10_000
+        assert not isinstance(b.screen, pyte.HistoryScreen)  # 4x slower per character
     b.feed(b"x\r\n" * 10_050)
-    assert b.history_len == 10_000
+    if KIND == "pyte":
+        assert b.history_len == 10_000
+    else:  # whole pages are pruned; the library's 10 kB default byte cap is lifted
+        assert 9_000 <= b.history_len <= 10_050
 
 
 @pytest.mark.parametrize(
@@ -284,9 +317,10 @@ def test_prefixed_sequences_are_not_drawn_or_styled() -> None:
 
 def test_secondary_device_attributes_are_answered_in_order() -> None:
     replies: list[bytes] = []
-    b = PyteBackend(20, 5, on_reply=replies.append)
+    b = new_backend(20, 5, on_reply=replies.append)
     b.feed(b"\x1b[6n\x1b[>c\x1b[>0c\x1b[c")
-    assert replies == [b"\x1b[1;1R", b"\x1b[>1;10;0c", b"\x1b[>1;10;0c", b"\x1b[?6c"]
+    secondary = SECONDARY_DA[KIND]
+    assert replies == [b"\x1b[1;1R", secondary, secondary, PRIMARY_DA[KIND]]
 
 
 def test_line_drawing_charsets_work_in_utf8() -> None:

@@ -7,15 +7,29 @@ from pathlib import Path
 
 import pytest
 
+from tests.terminal.backends import BACKENDS, backend_class
 from tui.terminal.backend import Attrs
 from tui.terminal.pyte_backend import PyteBackend
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "terminal"
 TMUX_REFERENCED = ["ls_color", "cjk", "progress", "vim_open", "vim_quit", "less", "top", "curses"]
 
+KIND = "pyte"
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def backend_kind(request: pytest.FixtureRequest) -> str:
+    global KIND
+    KIND = request.param
+    return KIND
+
+
+def new_backend(*args: object, **kwargs: object) -> PyteBackend:
+    return backend_class(KIND)(*args, **kwargs)
+
 
 def play(name: str, cols: int = 80, rows: int = 24) -> PyteBackend:
-    backend = PyteBackend(cols, rows)
+    backend = new_backend(cols, rows)
     backend.feed((FIXTURES / f"{name}.raw").read_bytes())
     return backend
 
@@ -34,7 +48,7 @@ def test_feeding_byte_by_byte_gives_the_same_screen() -> None:
     # UTF-8 characters and escape sequences split across frames must survive.
     for name in ("cjk", "vim_open", "emoji"):
         data = (FIXTURES / f"{name}.raw").read_bytes()
-        whole, split = PyteBackend(), PyteBackend()
+        whole, split = new_backend(), new_backend()
         whole.feed(data)
         for i in range(len(data)):
             split.feed(data[i : i + 1])

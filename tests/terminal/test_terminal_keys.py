@@ -96,9 +96,33 @@ def test_modified_plain_keys_are_never_lost(key: str, expected: bytes) -> None:
     assert encode_key(key, None, APP_CURSOR) == expected
 
 
-@pytest.mark.parametrize("key", ["ctrl+shift+f13", "f24", "unknown_key", "ctrl+ü"])
+@pytest.mark.parametrize("key", ["ctrl+shift+f13", "f25", "unknown_key", "ctrl+ü"])
 def test_unknown_keys_send_nothing(key: str) -> None:
     assert encode_key(key, None, NORMAL) is None
+
+
+# What xterm sends (issue 9: these sent nothing). Both backends must agree on them.
+XTERM_EXTRAS = [
+    ("ctrl+2", b"\x00"),
+    ("ctrl+3", b"\x1b"),
+    ("ctrl+4", b"\x1c"),
+    ("ctrl+5", b"\x1d"),
+    ("ctrl+6", b"\x1e"),
+    ("ctrl+7", b"\x1f"),
+    ("ctrl+8", b"\x7f"),
+    ("ctrl+question_mark", b"\x7f"),
+    ("f13", b"\x1b[1;2P"),
+    ("f16", b"\x1b[1;2S"),
+    ("f17", b"\x1b[15;2~"),
+    ("f20", b"\x1b[19;2~"),
+    ("f21", b"\x1b[20;2~"),
+    ("f24", b"\x1b[24;2~"),
+]
+
+
+@pytest.mark.parametrize(("key", "expected"), XTERM_EXTRAS)
+def test_control_digits_and_f13_to_f24_as_xterm_sends_them(key: str, expected: bytes) -> None:
+    assert encode_key(key, None, NORMAL) == expected
 
 
 def test_paste_plain_and_bracketed() -> None:

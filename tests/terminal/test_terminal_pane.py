@@ -5,12 +5,22 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from textual.app import App, ComposeResult
 
 from tui.terminal import TerminalPane
+from tui.terminal.backends import ghostty_available
+from tui.terminal.paste import PasteConfirm
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "terminal"
 WAIT = 30.0  # generous: the machine is shared and slow
+BACKENDS = [
+    "pyte",
+    pytest.param(
+        "ghostty",
+        marks=pytest.mark.skipif(not ghostty_available(), reason="pyghostty not installed"),
+    ),
+]
 
 
 class PaneApp(App[None]):
@@ -75,18 +85,49 @@ async def test_arrows_follow_application_cursor_mode() -> None:
         assert app.sent == [b"\x1bOA", b"\x1bOD", b"\x1b[A"]
 
 
-async def test_paste_is_bracketed_only_when_the_remote_asked() -> None:
+# Inside the brackets pyte's hand-written encoder sends CR, Ghostty's keeps the LF
+# (both are what real terminals do: xterm CR, Ghostty and kitty LF).
+BRACKETED_VIM_PASTE = {
+    "pyte": b"\x1b[200~vim paste\r\x1b[201~",
+    "ghostty": b"\x1b[200~vim paste\n\x1b[201~",
+}
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+async def test_paste_is_bracketed_only_when_the_remote_asked(backend_name: str) -> None:
     from textual import events
 
-    app = PaneApp()
+    app = PaneApp(backend_name=backend_name)
     async with app.run_test(size=(80, 24)) as pilot:
         pane = app.query_one(TerminalPane)
         pane.post_message(events.Paste("echo 1\necho 2"))
         await pilot.pause()
+        assert isinstance(app.screen, PasteConfirm)  # lines into a shell: asked first
+        await pilot.press("y")
         await fed(pane, b"\x1b[?2004h")
         pane.post_message(events.Paste("vim paste\n"))
         await pilot.pause()
-        assert app.sent == [b"echo 1\recho 2", b"\x1b[200~vim paste\r\x1b[201~"]
+        assert app.sent == [b"echo 1\recho 2", BRACKETED_VIM_PASTE[backend_name]]
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+async def test_unsafe_paste_refused_sends_nothing_and_one_line_is_not_asked(
+    backend_name: str,
+) -> None:
+    from textual import events
+
+    app = PaneApp(backend_name=backend_name)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(TerminalPane)
+        pane.post_message(events.Paste("rm -rf build\nmake\n"))
+        await pilot.pause()
+        assert isinstance(app.screen, PasteConfirm)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.sent == [] and app.focused is pane
+        pane.post_message(events.Paste("one line"))
+        await pilot.pause()
+        assert app.sent == [b"one line"]
 
 
 async def test_leave_key_posts_leave_requested_and_is_remappable() -> None:

@@ -85,3 +85,54 @@ def test_live_tmux_agrees(name: str, capsys, tmp_path: Path) -> None:
     assert main(["replay", str(raw), "--screen"]) == 0
     ours = capsys.readouterr().out.rstrip("\n").split("\n")
     assert [r for r in ours if r] == [r for r in theirs if r]
+
+
+def _cast_with_resize(tmp_path: Path) -> Path:
+    cast = tmp_path / "resized.cast"
+    lines = [
+        json.dumps({"version": 2, "width": 20, "height": 4}),
+        json.dumps([0.0, "o", "narrow\r\n"]),
+        json.dumps([0.1, "r", "40x6"]),
+        json.dumps([0.2, "o", "\x1b[6;1H" + "w" * 40]),
+        json.dumps([0.3, "r", "bogus"]),  # skipped, not fatal
+    ]
+    cast.write_text("\n".join(lines) + "\n")
+    return cast
+
+
+@pytest.mark.parametrize("backend", ["pyte", "ghostty"])
+def test_replay_screen_follows_resize_events(tmp_path: Path, capsys, backend: str) -> None:
+    if backend == "ghostty":
+        pytest.importorskip("pyghostty")
+    cast = _cast_with_resize(tmp_path)
+    assert main(["replay", str(cast), "--screen", "--backend", backend]) == 0
+    rows = capsys.readouterr().out.removesuffix("\n").split("\n")
+    assert len(rows) == 6 and rows[0] == "narrow" and rows[5] == "w" * 40
+    # --cols/--rows fix the size: the resize events are then ignored.
+    assert main(["replay", str(cast), "--screen", "--cols", "20", "--rows", "4"]) == 0
+    assert len(capsys.readouterr().out.removesuffix("\n").split("\n")) == 4
+
+
+async def test_replay_app_follows_resizes_and_q_quits(tmp_path: Path) -> None:
+    from tui.terminal.pane import TerminalPane
+    from tui.terminal.replay_app import ReplayApp
+
+    recording = load_recording(_cast_with_resize(tmp_path))
+    app = ReplayApp(recording, cols=None, rows=None, speed=0)
+    async with app.run_test(size=(60, 12)) as pilot:
+        pane = app.query_one(TerminalPane)
+        await app.workers.wait_for_complete()
+        await pane.wait_drained(30)
+        await pilot.pause()
+        assert (pane.backend.columns, pane.backend.lines) == (40, 6)
+        assert pane.screen_text().split("\n")[5] == "w" * 40
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+def test_replay_screen_uses_ghostty_by_default() -> None:
+    pytest.importorskip("pyghostty")
+    from tui.terminal.backends import chosen_backend
+
+    assert chosen_backend() == "ghostty" or os.environ.get("IOTUNNEL_TERMINAL_BACKEND")

@@ -15,6 +15,12 @@ def add_replay(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rows", type=int, help="terminal height (default: recording's, else 24)")
     p.add_argument("--speed", type=float, default=1.0, help="speed factor; 0 plays all at once")
     p.add_argument("--screen", action="store_true", help="print the final screen as text, no UI")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "ghostty", "pyte"),
+        default=None,
+        help="terminal emulator (default: auto, Ghostty's core where installed)",
+    )
     p.set_defaults(run=_run_replay)
 
 
@@ -32,9 +38,13 @@ def _run_replay(args: argparse.Namespace) -> int:
     except RecordingError as exc:
         raise UsageError(f"replay: {exc}") from None
     if args.screen:
-        sys.stdout.write(final_screen(recording, args.cols, args.rows) + "\n")
+        screen = final_screen(recording, args.cols, args.rows, backend_name=args.backend)
+        sys.stdout.write(screen + "\n")
         return EXIT_OK
     from tui.terminal.replay_app import ReplayApp
 
-    ReplayApp(recording, cols=args.cols, rows=args.rows, speed=args.speed).run()
+    app = ReplayApp(
+        recording, cols=args.cols, rows=args.rows, speed=args.speed, backend_name=args.backend
+    )
+    app.run()
     return EXIT_OK

@@ -112,3 +112,19 @@ class TerminalBackend(Protocol):
 
     def screen_text(self) -> str:
         """Plain text of the visible screen, one line per row, trailing spaces stripped."""
+
+    # What the pane sends back, in the form the remote's modes ask for.
+
+    def encode_key(self, key: str, character: str | None) -> bytes | None:
+        """Bytes for a key press (Textual's key name), None if it sends nothing."""
+
+    def encode_mouse(self, button: int, x: int, y: int, **kwargs: bool) -> bytes | None:
+        """Bytes for a mouse event (see `keys.encode_mouse`), None when not tracked."""
+
+    def encode_paste(self, text: str) -> bytes: ...
+
+    def paste_is_safe(self, text: str) -> bool:
+        """False for a paste that would run commands unseen (a newline in it)."""
+
+    def encode_focus(self, gained: bool) -> bytes | None:
+        """The focus report, or None when the remote did not ask for them (1004)."""

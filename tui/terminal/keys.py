@@ -31,6 +31,33 @@ _PLAIN: dict[str, str] = {
     "ctrl+slash": "\x1f",  # undo in emacs and nano
     "ctrl+minus": "\x1f",
     "ctrl+left_square_bracket": "\x1b",
+    # xterm's control digits (VT220 heritage): ctrl+2 NUL ... ctrl+8 DEL; ctrl+? is DEL.
+    "ctrl+2": "\x00",
+    "ctrl+3": "\x1b",
+    "ctrl+4": "\x1c",
+    "ctrl+5": "\x1d",
+    "ctrl+6": "\x1e",
+    "ctrl+7": "\x1f",
+    "ctrl+8": "\x7f",
+    "ctrl+question_mark": "\x7f",
+    "ctrl+shift+question_mark": "\x7f",
+}
+
+# f13-f24 as xterm sends them (xterm-256color's kf13..kf24: shifted f1-f12); exact names
+# only, their modified forms have no code.
+_HIGH_F: dict[str, str] = {
+    "f13": CSI + "1;2P",
+    "f14": CSI + "1;2Q",
+    "f15": CSI + "1;2R",
+    "f16": CSI + "1;2S",
+    "f17": CSI + "15;2~",
+    "f18": CSI + "17;2~",
+    "f19": CSI + "18;2~",
+    "f20": CSI + "19;2~",
+    "f21": CSI + "20;2~",
+    "f22": CSI + "21;2~",
+    "f23": CSI + "23;2~",
+    "f24": CSI + "24;2~",
 }
 
 # The ctrl forms of plain keys that xterm tells apart; other shift/ctrl forms of plain
@@ -84,7 +111,7 @@ def _xterm_modifier(mods: frozenset[str]) -> int:
 def encode_key(key: str, character: str | None, modes: TerminalModes | None = None) -> bytes | None:
     """The bytes for one key press, or None when the key means nothing to a terminal."""
     modes = modes or TerminalModes()
-    plain = _PLAIN.get(key)
+    plain = _PLAIN.get(key) or _HIGH_F.get(key)
     if plain is not None:
         return plain.encode()
     mods, base = _split(key)

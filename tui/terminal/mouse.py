@@ -8,15 +8,7 @@ from collections.abc import Callable
 from textual import events
 
 from tui.terminal.backend import TerminalBackend
-from tui.terminal.keys import (
-    MOUSE_LEFT,
-    MOUSE_MIDDLE,
-    MOUSE_RIGHT,
-    WHEEL_DOWN,
-    WHEEL_UP,
-    encode_key,
-    encode_mouse,
-)
+from tui.terminal.keys import MOUSE_LEFT, MOUSE_MIDDLE, MOUSE_RIGHT, WHEEL_DOWN, WHEEL_UP
 
 _BUTTONS = {1: MOUSE_LEFT, 2: MOUSE_MIDDLE, 3: MOUSE_RIGHT}
 NO_BUTTON = 3
@@ -32,15 +24,13 @@ class MouseForwarding:
     capture_mouse: Callable[..., None]
 
     def _mouse(self, event: events.MouseEvent, button: int, **kwargs: bool) -> bool:
-        modes = self._backend.modes
-        data = encode_mouse(
+        data = self._backend.encode_mouse(
             button,
             max(0, event.x),
             max(0, event.y),
             shift=event.shift,
             meta=event.meta,
             ctrl=event.ctrl,
-            modes=modes,
             **kwargs,
         )
         if data is None:
@@ -75,6 +65,6 @@ class MouseForwarding:
         modes = self._backend.modes
         if modes.alt_screen:
             # xterm's alternateScroll: less, man and vim get arrow keys, as in most terminals.
-            self._send((encode_key(arrow, None, modes) or b"") * WHEEL_LINES)
+            self._send((self._backend.encode_key(arrow, None) or b"") * WHEEL_LINES)
         else:
             self._scroll_lines(lines)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import lru_cache
 from time import perf_counter
 
 from rich.segment import Segment
@@ -24,17 +25,19 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from tui.terminal.backend import Attrs, BellRang, Run, TerminalBackend, TitleChange
+from tui.terminal.backends import make_backend
 from tui.terminal.feeder import HIGH_WATER_BYTES, LOW_WATER_BYTES, OutputQueue
-from tui.terminal.keys import encode_key, encode_paste
 from tui.terminal.mouse import MouseForwarding
+from tui.terminal.paste import PasteConfirm
 from tui.terminal.pyte_backend import MAX_CACHED_STYLES, PyteBackend
-from tui.terminal.render import runs_to_segments, style_for
+from tui.terminal.render import fit_text, row_segments, style_for, with_meta
 from tui.terminal.scrollback import INDICATOR_CLASS, ScrollbackView
 from tui.terminal.selection import SelectionSupport
 
 log = logging.getLogger(__name__)
 
 FRAME_SECONDS = 1 / 60
+MAX_PLACED_STYLES = 1 << 16  # (attrs, offset, row) -> Style; bounded, rebuilt on demand
 RESIZE_DEBOUNCE_SECONDS = 0.15
 
 
@@ -97,6 +100,7 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         id: str | None = None,
         classes: str | None = None,
         backend: TerminalBackend | None = None,
+        backend_name: str | None = None,
     ) -> None:
         """`on_input(bytes)`: key, paste, mouse and reply bytes for the remote.
         `on_resize(cols, rows)`: the emulator's new size, debounced.
@@ -104,14 +108,19 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         the backlog is back under `low_water`; pause reading the transport in between.
         Nothing is ever dropped: `feed` keeps accepting bytes while the backlog is high.
         Callbacks run on the app's event loop and must not block.
+        `backend_name`: "auto" (Ghostty's core where it loads, else pyte), "ghostty" or
+        "pyte"; None = the default set by `backends.set_default_backend` (see there).
         """
         super().__init__(name=name, id=id, classes=classes)
         self._input_callback = on_input
         self._resize_callback = on_resize
-        self._backend: TerminalBackend = backend or PyteBackend(cols, rows, scrollback)
+        self._backend: TerminalBackend = backend or make_backend(
+            cols, rows, scrollback, name=backend_name
+        )
         self._backend.on_reply = self._send
+        self._scrollback_lines = scrollback
         self._queue = OutputQueue(
-            self._backend.feed,
+            self._feed_backend,
             self._after_feed,
             on_backlog=on_backlog,
             high_water=high_water,
@@ -121,6 +130,8 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         self._dirty: set[int] = set()
         self._strips: dict[int, Strip] = {}
         self._styles: dict[Attrs, Style] = {}
+        self._placed_styles: dict[tuple[int, int, int], tuple[Attrs, Style]] = {}
+        self._base_style: Style | None = None
         self._scroll_back = 0
         self._history_seen = 0
         self._last_paint = 0.0
@@ -193,7 +204,36 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         if self._drain_task is None or self._drain_task.done():
             self._drain_task = asyncio.get_running_loop().create_task(self._queue.drain())
 
+    def _feed_backend(self, data: bytes) -> None:
+        try:
+            self._backend.feed(data)
+        except Exception as exc:
+            self._backend_failed(exc)
+
+    def _backend_failed(self, exc: Exception) -> None:
+        """A native emulator call failed: log it, say so in the pane, and go on with
+        the portable backend (the screen starts afresh; nothing crashes)."""
+        log.error("terminal: %s backend failed", getattr(self._backend, "name", "?"), exc_info=exc)
+        if isinstance(self._backend, PyteBackend):
+            return
+        backend = PyteBackend(self._backend.columns, self._backend.lines, self._scrollback_lines)
+        backend.on_reply = self._send
+        self._backend = backend
+        self._strips.clear()
+        self._dirty.update(range(backend.lines))
+        backend.feed(
+            f"\x1b[0;1;31m[terminal: the emulator failed ({type(exc).__name__}); "
+            "continuing with the pyte backend]\x1b[0m\r\n".encode()
+        )
+
     def _after_feed(self) -> None:
+        try:
+            self._take_updates()
+        except Exception as exc:
+            self._backend_failed(exc)
+            self._take_updates()
+
+    def _take_updates(self) -> None:
         backend = self._backend
         for event in backend.take_events():
             if isinstance(event, TitleChange):
@@ -231,22 +271,55 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._forget_styles()
+
+    def _forget_styles(self) -> None:
         self._styles.clear()
+        self._placed_styles.clear()
         self._strips.clear()
+        self._base_style = None
+
+    @property
+    def _base(self) -> Style:
+        """The widget's own style (theme colours), computed once per style change."""
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        return self._base_style
 
     def _style(self, attrs: Attrs) -> Style:
         style = self._styles.get(attrs)
         if style is None:
             if len(self._styles) >= MAX_CACHED_STYLES:
                 self._styles.clear()
-            style = self._styles[attrs] = self.rich_style + style_for(attrs)
+            style = self._styles[attrs] = self._base + style_for(attrs)
         return style
+
+    def _placed_style(self, attrs: Attrs, offset: int, y: int) -> Style:
+        """The style of a segment at character `offset` of row `y`, with the offset meta
+        Textual's selection reads (what `Strip.apply_offsets` adds, without building
+        a new Style per segment per frame)."""
+        # Keyed by identity (backends share one Attrs per look): hashing the 9-field
+        # tuple per segment costs more than the lookup saves. The entry keeps `attrs`
+        # alive, so its id cannot be reused while the entry exists.
+        key = (id(attrs), offset, y)
+        entry = self._placed_styles.get(key)
+        if entry is None or entry[0] is not attrs:
+            if len(self._placed_styles) >= MAX_PLACED_STYLES:
+                self._placed_styles.clear()
+            style = with_meta(self._style(attrs), _offset_meta(offset, y))
+            self._placed_styles[key] = (attrs, style)
+            return style
+        return entry[1]
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y >= self._backend.lines:
-            return Strip.blank(width, self.rich_style)
-        strip = self._render_row(y, width).apply_offsets(0, y)
+            return Strip.blank(width, self._base)
+        try:
+            strip = self._render_row(y, width)
+        except Exception as exc:
+            self._backend_failed(exc)
+            strip = self._render_row(y, width)
         selection = self.text_selection
         if selection is not None:
             style = self.screen.get_component_rich_style("screen--selection")
@@ -256,19 +329,26 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
     def _render_row(self, y: int, width: int) -> Strip:
         backend = self._backend
         if self._scroll_back:
-            return self._strip(self._visible_runs(y), width)
+            return self._strip(self._visible_runs(y), width, y)
         cursor_x, cursor_y = backend.cursor
         if y == cursor_y and self.has_focus and backend.cursor_visible:
-            return self._strip(backend.row_runs(y), width, cursor_x)
+            return self._strip(backend.row_runs(y), width, y, cursor_x)
         strip = self._strips.get(y)
         if strip is None or strip.cell_length != width:
-            strip = self._strips[y] = self._strip(backend.row_runs(y), width)
+            strip = self._strips[y] = self._strip(backend.row_runs(y), width, y)
         return strip
 
-    def _strip(self, runs: list[Run], width: int, cursor_x: int | None = None) -> Strip:
-        segments: list[Segment] = runs_to_segments(runs, self._style, cursor_x)
+    def _strip(self, runs: list[Run], width: int, y: int, cursor_x: int | None = None) -> Strip:
+        fit = getattr(self._backend, "display_text", fit_text)
+        placed = self._placed_style
+        segments: list[Segment] = row_segments(
+            runs, lambda attrs, offset: placed(attrs, offset, y), cursor_x, fit=fit
+        )
         strip = Strip(segments)
-        return strip.adjust_cell_length(width, self.rich_style)
+        if strip.cell_length != width:
+            end = sum(len(segment.text) for segment in segments)
+            strip = strip.adjust_cell_length(width, self._base + _offset_meta(end, y))
+        return strip
 
     # --- size -----------------------------------------------------------------------
 
@@ -285,6 +365,10 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         cols, rows = self.content_size.width, self.content_size.height
         if cols <= 0 or rows <= 0:
             return
+        self.resize_emulator(cols, rows)
+
+    def resize_emulator(self, cols: int, rows: int) -> None:
+        """Give the emulator a new size now (the widget's own size follows on layout)."""
         held = self._backend.history_len
         self._backend.resize(cols, rows)
         self._strips.clear()
@@ -331,7 +415,7 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
             return  # let the binding (leave, scrollback) fire
         if event.key == "ctrl+c" and self.text_selection is not None:
             return  # the screen's copy binding takes it while text is selected
-        data = encode_key(event.key, event.character, self._backend.modes)
+        data = self._backend.encode_key(event.key, event.character)
         if data is None:
             return
         event.stop()
@@ -342,22 +426,38 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
         self._back_to_live()
-        self._send(encode_paste(event.text, self._backend.modes))
+        text = event.text
+        if self._backend.modes.bracketed_paste or self._backend.paste_is_safe(text):
+            self._send(self._backend.encode_paste(text))
+            return
+        # Lines pasted into a shell run as they arrive: ask first, as Ghostty does.
+        self.app.push_screen(PasteConfirm(text), lambda ok: self._paste_answered(text, ok))
+
+    def _paste_answered(self, text: str, ok: bool | None) -> None:
+        if ok:
+            self._send(self._backend.encode_paste(text))
+        self.focus()
 
     def on_focus(self) -> None:
-        self._focus_changed(b"\x1b[I")
+        self._focus_changed(True)
 
     def on_blur(self) -> None:
-        self._focus_changed(b"\x1b[O")
+        self._focus_changed(False)
 
-    def _focus_changed(self, report: bytes) -> None:
-        if self._backend.modes.focus_events:  # vim's autoread, tmux on the device
+    def _focus_changed(self, gained: bool) -> None:
+        report = self._backend.encode_focus(gained)  # vim's autoread, tmux on the device
+        if report:
             self._send(report)
         self._dirty.add(self._backend.cursor[1])  # the cursor shows only when focused
         self._schedule_paint()
 
     def action_leave(self) -> None:
         self.post_message(self.LeaveRequested())
+
+
+@lru_cache(maxsize=1 << 14)
+def _offset_meta(offset: int, y: int) -> Style:
+    return Style.from_meta({"offset": (offset, y)})
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -21,6 +21,7 @@ from tui.terminal.backend import (
     TerminalModes,
     TitleChange,
 )
+from tui.terminal.keys import PASTE_END, encode_key, encode_mouse, encode_paste
 from tui.terminal.screen import DECCKM, Cell, FixedScreen, Line
 from tui.terminal.xterm import XtermStream
 
@@ -35,6 +36,9 @@ _MOUSE_MODES = (MOUSE_ANY, MOUSE_BUTTON, MOUSE_NORMAL, MOUSE_X10)
 
 class PyteBackend:
     """pyte `ByteStream` + `FixedScreen`, exposed as styled runs and modes."""
+
+    name = "pyte"
+    grid_exact = False  # runs follow wcwidth; the renderer fits them to Rich's widths
 
     def __init__(
         self,
@@ -201,6 +205,25 @@ class PyteBackend:
             "".join(text for text, _ in self.history_runs(i)).rstrip()
             for i in range(self.history_len)
         ]
+
+    # --- what the pane sends back (hand-written xterm tables in keys.py) -------------
+
+    def encode_key(self, key: str, character: str | None) -> bytes | None:
+        return encode_key(key, character, self.modes)
+
+    def encode_mouse(self, button: int, x: int, y: int, **kwargs: bool) -> bytes | None:
+        return encode_mouse(button, x, y, modes=self.modes, **kwargs)
+
+    def encode_paste(self, text: str) -> bytes:
+        return encode_paste(text, self.modes)
+
+    def paste_is_safe(self, text: str) -> bool:
+        return not any(c in text for c in "\r\n") and PASTE_END.decode() not in text
+
+    def encode_focus(self, gained: bool) -> bytes | None:
+        if not self.modes.focus_events:
+            return None
+        return b"\x1b[I" if gained else b"\x1b[O"
 
     # --- callbacks from the screen --------------------------------------------------
 

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui.terminal.pyte_backend import PyteBackend
+from tui.terminal.backends import make_backend
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +28,24 @@ class OutputEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ResizeEvent:
+    """The recorded terminal changed size (asciicast `[t, "r", "COLSxROWS"]`)."""
+
+    at: float
+    cols: int
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
 class Recording:
-    events: list[OutputEvent] = field(default_factory=list)
+    events: list[OutputEvent | ResizeEvent] = field(default_factory=list)
     cols: int | None = None  # size the recording was made at, when it says
     rows: int | None = None
     kind: str = "raw"  # "raw" or "asciicast"
 
     @property
     def data(self) -> bytes:
-        return b"".join(event.data for event in self.events)
+        return b"".join(event.data for event in self.events if isinstance(event, OutputEvent))
 
 
 def load_recording(path: str | Path) -> Recording:
@@ -49,7 +58,7 @@ def load_recording(path: str | Path) -> Recording:
     header = _json_object(header_line)
     if header is None or header.get("version") != 2:
         return Recording([OutputEvent(0.0, raw)])
-    events: list[OutputEvent] = []
+    events: list[OutputEvent | ResizeEvent] = []
     for number, line in enumerate(rest.splitlines(), start=2):
         if not line.strip():
             continue
@@ -57,6 +66,12 @@ def load_recording(path: str | Path) -> Recording:
             at, kind, text = json.loads(line)
             if kind == "o":
                 events.append(OutputEvent(float(at), str(text).encode()))
+            elif kind == "r":
+                cols, _, rows = str(text).partition("x")
+                size = _positive_int(int(cols)), _positive_int(int(rows))
+                if None in size:
+                    raise ValueError(text)
+                events.append(ResizeEvent(float(at), *size))
         except (ValueError, TypeError):
             log.warning("replay: skipped malformed asciicast line %d", number)
     return Recording(
@@ -67,13 +82,25 @@ def load_recording(path: str | Path) -> Recording:
     )
 
 
-def final_screen(recording: Recording, cols: int | None = None, rows: int | None = None) -> str:
-    """The plain text of the screen once every event is played (one line per row)."""
-    backend = PyteBackend(
-        cols or recording.cols or DEFAULT_COLS, rows or recording.rows or DEFAULT_ROWS
+def final_screen(
+    recording: Recording,
+    cols: int | None = None,
+    rows: int | None = None,
+    backend_name: str | None = None,
+) -> str:
+    """The plain text of the screen once every event is played (one line per row).
+    Resize events are followed unless `cols`/`rows` fix the size."""
+    backend = make_backend(
+        cols or recording.cols or DEFAULT_COLS,
+        rows or recording.rows or DEFAULT_ROWS,
+        name=backend_name,
     )
+    fixed = cols is not None or rows is not None
     for event in recording.events:
-        backend.feed(event.data)
+        if isinstance(event, OutputEvent):
+            backend.feed(event.data)
+        elif not fixed:
+            backend.resize(event.cols, event.rows)
     return backend.screen_text()
 
 

@@ -32,6 +32,18 @@ def style_for(attrs: Attrs) -> Style:
     )
 
 
+def with_meta(style: Style, meta: Style) -> Style:
+    """`style + meta` for a meta-only `meta` (selection offsets), without Rich's generic
+    addition: it hashes both styles into an LRU cache of 1,024, which a screen of
+    styled segments (one per run and column) overflows every frame."""
+    if style._meta is not None:  # noqa: SLF001 - combine properly when both carry meta
+        return style + meta
+    placed = style.copy()
+    placed._meta = meta._meta  # noqa: SLF001
+    placed._hash = None  # noqa: SLF001 - the meta is part of the hash
+    return placed
+
+
 @lru_cache(maxsize=8192)
 def fit_text(text: str) -> str:
     """Text as Rich will measure it on the emulator's cell grid.
@@ -50,31 +62,57 @@ def fit_text(text: str) -> str:
 
 
 def runs_to_segments(
-    runs: list[Run], style_of: Callable[[Attrs], Style], cursor_x: int | None = None
+    runs: list[Run],
+    style_of: Callable[[Attrs], Style],
+    cursor_x: int | None = None,
+    *,
+    fit: Callable[[str], str] = fit_text,
 ) -> list[Segment]:
-    """Segments for one row; the cell at `cursor_x` (if given) is drawn reversed."""
-    if cursor_x is None:
-        return [
-            Segment(text if text.isascii() else fit_text(text), style_of(attrs))
-            for text, attrs in runs
-        ]
+    """Segments for one row; the cell at `cursor_x` (if given) is drawn reversed.
+    `fit` turns a non-ASCII run into text Rich draws as wide as the emulator placed it
+    (the backend knows how: wcwidth for pyte, the cell grid for Ghostty)."""
+    return row_segments(runs, lambda attrs, _x: style_of(attrs), cursor_x, fit=fit)
+
+
+def row_segments(
+    runs: list[Run],
+    style_at: Callable[[Attrs, int], Style],
+    cursor_x: int | None = None,
+    *,
+    fit: Callable[[str], str] = fit_text,
+) -> list[Segment]:
+    """Like `runs_to_segments`, with `style_at(attrs, offset)` given each segment's
+    character offset in the row (what Textual's selection reads from the style's meta)."""
     segments: list[Segment] = []
-    x = 0
+    offset = 0  # characters, as `Strip.apply_offsets` counts them
+    if cursor_x is None:
+        for text, attrs in runs:
+            if not text.isascii():
+                text = fit(text)
+            segments.append(Segment(text, style_at(attrs, offset)))
+            offset += len(text)
+        return segments
+    x = 0  # cells
     for text, attrs in runs:
-        style = style_of(attrs)
-        text = text if text.isascii() else fit_text(text)
+        if not text.isascii():
+            text = fit(text)
         width = len(text) if text.isascii() else cell_len(text)
         if not x <= cursor_x < x + width:
-            segments.append(Segment(text, style))
+            segments.append(Segment(text, style_at(attrs, offset)))
+            offset += len(text)
             x += width
             continue
         before, at, after = _split_at_cell(text, cursor_x - x)
         if before:
-            segments.append(Segment(before, style))
+            segments.append(Segment(before, style_at(attrs, offset)))
+            offset += len(before)
+        style = style_at(attrs, offset)
         cursor = _CURSOR_ON_REVERSE if style.reverse else _CURSOR
         segments.append(Segment(at or " ", style + cursor))
+        offset += len(at or " ")
         if after:
-            segments.append(Segment(after, style))
+            segments.append(Segment(after, style_at(attrs, offset)))
+            offset += len(after)
         x += width
     return segments
 

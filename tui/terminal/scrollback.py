@@ -10,7 +10,6 @@ from rich.style import Style
 from textual.strip import Strip
 
 from tui.terminal.backend import Run, TerminalBackend
-from tui.terminal.keys import encode_key
 
 INDICATOR_CLASS = "terminal-pane--scrollback"
 
@@ -72,7 +71,7 @@ class ScrollbackView:
             # Full-screen apps keep no history here (as in tmux and VTE): the key is
             # theirs, e.g. vim pages with shift+pageup.
             key = "shift+pageup" if pages < 0 else "shift+pagedown"
-            self._send(encode_key(key, None, modes) or b"")
+            self._send(self._backend.encode_key(key, None) or b"")
             return
         self._scroll_lines(pages * max(1, self._backend.lines - 1))
 

@@ -1,0 +1,328 @@
+"""The emulator backend on Ghostty's VT core (libghostty-vt through pyghostty).
+
+Same interface as `PyteBackend` (see `backend.TerminalBackend`), plus what the library
+does for the pane: key, mouse, paste and focus encoding from the terminal's own modes
+(`ghostty_input.InputEncoder`), hyperlinks and search.
+
+Rows come from a render state: `take_dirty` updates it once per slice of output and
+reads the dirty rows; rows are turned into runs lazily, all missing rows in one pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable
+
+from pyghostty import ffi, lib
+
+from tui.terminal.backend import (
+    DEFAULT_ATTRS,
+    MOUSE_ANY,
+    MOUSE_BUTTON,
+    MOUSE_NORMAL,
+    MOUSE_OFF,
+    MOUSE_X10,
+    BellRang,
+    Run,
+    TerminalEvent,
+    TerminalModes,
+    TitleChange,
+)
+from tui.terminal.ghostty_input import InputEncoder
+from tui.terminal.ghostty_native import RowReader, check, display_text, scroll_viewport
+
+log = logging.getLogger(__name__)
+
+_MOUSE_MODES = (MOUSE_ANY, MOUSE_BUTTON, MOUSE_NORMAL, MOUSE_X10)
+_MODE_NUMBERS = (1, 66, 2004, 1006, 1004, *_MOUSE_MODES)
+
+
+def _free_all(terminal: object, state: object, reader: RowReader) -> None:
+    reader.free()
+    lib.ghostty_render_state_free(state)
+    lib.ghostty_terminal_free(terminal)
+
+
+class GhosttyBackend:
+    """libghostty-vt terminal + render state, exposed as styled runs and modes."""
+
+    name = "ghostty"
+    display_text = staticmethod(display_text)  # how the renderer draws a run's text
+
+    def __init__(
+        self,
+        columns: int = 80,
+        lines: int = 24,
+        scrollback: int = 10_000,
+        on_reply: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.on_reply = on_reply
+        columns, lines = max(1, columns), max(1, lines)
+        handle = ffi.new("GhosttyTerminal*")
+        check(lib.ghostty_terminal_new(ffi.NULL, handle, columns, lines), "terminal_new")
+        self._t = handle[0]
+        state = ffi.new("GhosttyRenderState*")
+        check(lib.ghostty_render_state_new(ffi.NULL, state), "render_state_new")
+        self._state = state[0]
+        self._reader = RowReader(self._t)
+        self._free = weakref.finalize(self, _free_all, self._t, self._state, self._reader)
+        self._scrollback = scrollback
+        self._limit_scrollback(scrollback)
+        # cffi callbacks must stay referenced for as long as they are installed.
+        self._callbacks = (
+            ffi.callback("GhosttyTerminalWritePtyFn", self._on_write_pty, onerror=self._cb_error),
+            ffi.callback("GhosttyTerminalBellFn", self._on_bell, onerror=self._cb_error),
+            ffi.callback("GhosttyTerminalTitleChangedFn", self._on_title, onerror=self._cb_error),
+        )
+        self._set(lib.GHOSTTY_TERMINAL_OPT_WRITE_PTY, self._callbacks[0])
+        self._set(lib.GHOSTTY_TERMINAL_OPT_BELL, self._callbacks[1])
+        self._set(lib.GHOSTTY_TERMINAL_OPT_TITLE_CHANGED, self._callbacks[2])
+        self.input = InputEncoder(self._t)
+        self._columns, self._lines = columns, lines
+        self._events: list[TerminalEvent] = []
+        self._rows: dict[int, list[Run]] = {}  # runs of live screen rows, by y
+        self._history: dict[int, list[Run]] = {}  # runs of scrollback rows, by index
+        self._pending_dirty: set[int] = set()
+        self._stale = True  # the render state is older than the terminal
+        self._viewport_top: int | None = None  # None: viewport at the bottom (live)
+        self._modes: TerminalModes | None = None
+        self._cursor_row = 0
+        self._history_len = 0
+        self._history_total = 0
+        self._title = ""
+        self._u16 = ffi.new("uint16_t*")
+        self._bool = ffi.new("bool*")
+        self._size = ffi.new("size_t*")
+        self._mode = ffi.new("GhosttyTerminalModeConfig*")
+        self._scrollbar = ffi.new("GhosttyTerminalScrollbar*")
+
+    def close(self) -> None:
+        """Free the native terminal now (the finalizer does it otherwise)."""
+        self._free()
+
+    # --- input ----------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        if b"\x7f" in data:
+            # DEL is a no-op for xterm and tmux; libghostty-vt 0.1 draws it in a cell.
+            data = data.replace(b"\x7f", b"")
+        lib.ghostty_terminal_vt_write(self._t, data, len(data))
+        self._stale = True
+        self._modes = None
+        self._history.clear()
+
+    def resize(self, columns: int, lines: int) -> None:
+        columns, lines = max(1, columns), max(1, lines)
+        if (columns, lines) == (self._columns, self._lines):
+            return
+        check(lib.ghostty_terminal_resize(self._t, columns, lines, 8, 16), "resize")
+        self._columns, self._lines = columns, lines
+        self._invalidate()
+
+    def reset(self) -> None:
+        lib.ghostty_terminal_reset(self._t)
+        # A full reset keeps scrollback in Ghostty; a fresh terminal forgets it.
+        self._limit_scrollback(0)
+        self._limit_scrollback(self._scrollback)
+        self._history_len = 0
+        self._invalidate()
+
+    def _limit_scrollback(self, lines: int) -> None:
+        # The library also caps scrollback by bytes, at 10 kB by default (a few hundred
+        # lines): let the line count decide. It prunes whole pages, so the count held
+        # is within a page of `lines`.
+        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_BYTES, ffi.new("size_t*", lines * 4096))
+        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, ffi.new("size_t*", lines))
+
+    def _invalidate(self) -> None:
+        self._stale = True
+        self._modes = None
+        self._rows.clear()
+        self._history.clear()
+        self._pending_dirty.update(range(self._lines))
+
+    def _set(self, option: int, value: object) -> None:
+        check(lib.ghostty_terminal_set(self._t, option, value), f"terminal_set {option}")
+
+    # --- state ----------------------------------------------------------------------
+
+    @property
+    def columns(self) -> int:
+        return self._columns
+
+    @property
+    def lines(self) -> int:
+        return self._lines
+
+    def _get(self, key: int, out: object) -> object:
+        check(lib.ghostty_terminal_get(self._t, key, out), f"terminal_get {key}")
+        return out[0]
+
+    def _refresh(self) -> None:
+        """Bring the render state up to date with the live screen."""
+        if self._viewport_top is not None:
+            scroll_viewport(self._t, lib.GHOSTTY_SCROLL_VIEWPORT_BOTTOM)
+            self._viewport_top = None
+            self._stale = True
+            self._rows.clear()
+        if not self._stale:
+            return
+        self._update_state()
+        dirty = self._reader.dirty_rows(self._state)
+        check(lib.ghostty_render_state_clean(self._state), "render_state_clean")
+        for y in dirty:
+            self._rows.pop(y, None)
+        self._pending_dirty.update(dirty)
+        self._stale = False
+        sb = self._get(lib.GHOSTTY_TERMINAL_DATA_SCROLLBAR, self._scrollbar)
+        held = int(sb.total - sb.len)
+        if held > self._history_len:
+            self._history_total += held - self._history_len
+        self._history_len = held
+
+    def _update_state(self) -> None:
+        check(lib.ghostty_render_state_update(self._state, self._t), "render_state_update")
+        self._reader.new_update()
+
+    def take_dirty(self) -> set[int]:
+        self._refresh()
+        dirty = {y for y in self._pending_dirty if 0 <= y < self._lines}
+        self._pending_dirty.clear()
+        # A moved cursor must redraw its old and new rows.
+        row = self.cursor[1]
+        dirty.add(row)
+        if self._cursor_row < self._lines:
+            dirty.add(self._cursor_row)
+        self._cursor_row = row
+        return dirty
+
+    def take_events(self) -> list[TerminalEvent]:
+        events, self._events = self._events, []
+        return events
+
+    @property
+    def cursor(self) -> tuple[int, int]:
+        x = self._get(lib.GHOSTTY_TERMINAL_DATA_CURSOR_X, self._u16)
+        y = self._get(lib.GHOSTTY_TERMINAL_DATA_CURSOR_Y, self._u16)
+        return min(x, self._columns - 1), min(y, self._lines - 1)
+
+    @property
+    def cursor_visible(self) -> bool:
+        return bool(self._get(lib.GHOSTTY_TERMINAL_DATA_CURSOR_VISIBLE, self._bool))
+
+    def mode(self, number: int) -> bool:
+        self._mode.mode = number & 0x7FFF
+        self._get(lib.GHOSTTY_TERMINAL_DATA_MODE, self._mode)
+        return bool(self._mode.value)
+
+    @property
+    def modes(self) -> TerminalModes:
+        if self._modes is None:
+            on = {n for n in _MODE_NUMBERS if self.mode(n)}
+            screen = ffi.new("GhosttyTerminalScreen*")
+            alt = self._get(lib.GHOSTTY_TERMINAL_DATA_ACTIVE_SCREEN, screen)
+            self._modes = TerminalModes(
+                app_cursor=1 in on,
+                app_keypad=66 in on,
+                bracketed_paste=2004 in on,
+                mouse_tracking=next((m for m in _MOUSE_MODES if m in on), MOUSE_OFF),
+                mouse_sgr=1006 in on,
+                alt_screen=alt == lib.GHOSTTY_TERMINAL_SCREEN_ALTERNATE,
+                focus_events=1004 in on,
+            )
+        return self._modes
+
+    @property
+    def title(self) -> str:
+        return self._title
+
+    @property
+    def history_len(self) -> int:
+        self._refresh()
+        return self._history_len
+
+    @property
+    def history_total(self) -> int:
+        self._refresh()
+        return self._history_total
+
+    # --- output ---------------------------------------------------------------------
+
+    def row_runs(self, y: int) -> list[Run]:
+        self._refresh()
+        runs = self._rows.get(y)
+        if runs is None:
+            missing = {row for row in range(self._lines) if row not in self._rows}
+            self._rows.update(self._reader.read_rows(self._state, missing))
+            runs = self._rows.get(y)
+        return runs if runs is not None else [(" " * self._columns, DEFAULT_ATTRS)]
+
+    def history_runs(self, index: int) -> list[Run]:
+        runs = self._history.get(index)
+        if runs is not None:
+            return runs
+        self._refresh()  # the history length is the live one
+        top = max(0, min(index, self._history_len))
+        scroll_viewport(self._t, lib.GHOSTTY_SCROLL_VIEWPORT_TOP)
+        scroll_viewport(self._t, lib.GHOSTTY_SCROLL_VIEWPORT_DELTA, top)
+        self._viewport_top = top
+        self._update_state()
+        for y, row in self._reader.read_rows(self._state, None).items():
+            if top + y < self._history_len:
+                self._history[top + y] = row
+        return self._history.get(index) or [(" " * self._columns, DEFAULT_ATTRS)]
+
+    def screen_text(self) -> str:
+        return "\n".join(self.row_text(y) for y in range(self._lines))
+
+    def row_text(self, y: int) -> str:
+        return "".join(text for text, _ in self.row_runs(y)).rstrip()
+
+    def history_text(self) -> list[str]:
+        return [
+            "".join(text for text, _ in self.history_runs(i)).rstrip()
+            for i in range(self.history_len)
+        ]
+
+    # --- what the pane sends back, encoded by the library ----------------------------
+
+    def encode_key(self, key: str, character: str | None) -> bytes | None:
+        return self.input.encode_key(key, character)
+
+    def encode_mouse(self, button: int, x: int, y: int, **kwargs: bool) -> bytes | None:
+        if self.modes.mouse_tracking == MOUSE_OFF:
+            return None
+        return self.input.encode_mouse(
+            button, x, y, columns=self._columns, lines=self._lines, **kwargs
+        )
+
+    def encode_paste(self, text: str) -> bytes:
+        # A pasted CRLF is one line end, as in the pyte backend (Ghostty would send CR CR).
+        text = text.replace("\r\n", "\n")
+        return self.input.encode_paste(text, self.modes.bracketed_paste)
+
+    def paste_is_safe(self, text: str) -> bool:
+        return self.input.paste_is_safe(text)
+
+    def encode_focus(self, gained: bool) -> bytes | None:
+        return self.input.encode_focus(gained) if self.modes.focus_events else None
+
+    # --- callbacks from the library ---------------------------------------------------
+
+    def _cb_error(self, exc_type: type, value: BaseException, tb: object) -> None:
+        log.error("terminal: callback failed", exc_info=(exc_type, value, tb))
+
+    def _on_write_pty(self, terminal: object, userdata: object, data: object, n: int) -> None:
+        if self.on_reply is not None and n:
+            self.on_reply(ffi.buffer(data, n)[:])
+
+    def _on_bell(self, terminal: object, userdata: object) -> None:
+        self._events.append(BellRang())
+
+    def _on_title(self, terminal: object, userdata: object) -> None:
+        title = ffi.new("GhosttyString*")
+        if lib.ghostty_terminal_get(self._t, lib.GHOSTTY_TERMINAL_DATA_TITLE, title):
+            return
+        self._title = ffi.buffer(title.ptr, title.len)[:].decode("utf-8", "replace")
+        self._events.append(TitleChange(self._title))
