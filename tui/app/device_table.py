@@ -218,6 +218,16 @@ class DeviceTable(ScrollView, can_focus=True):
         # line 0 is the header, so row n sits on virtual line n + 1
         self.scroll_to_region(Region(0, new + 1, 1, 1), animate=False, force=True, spacing=None)
         self.refresh()
+        if old != new and self.is_mounted:
+            self.refresh_bindings()  # the footer's keys depend on the selected device
+
+    def select(self, device_id: str) -> bool:
+        """Put the cursor on a device; False when the filter hides it."""
+        for i, row in enumerate(self._rows):
+            if row.device.device_id == device_id:
+                self.cursor_row = i
+                return True
+        return False
 
     def action_cursor(self, delta: int) -> None:
         self.cursor_row += delta

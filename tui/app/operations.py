@@ -56,6 +56,9 @@ class TunnelOperations(_Base):
         changed (the app also calls this after every repaint, see `IoTunnelApp._display`)."""
         self._changed.set()
         self._changed = asyncio.Event()
+        gate = getattr(self, "key_gate", None)
+        if gate is not None:
+            gate.poke()  # a screen, a phase or the focus changed: held keys may go on
 
     async def wait_until(self, predicate: Callable[[], object], timeout: float = 30.0) -> None:
         """Wait until `predicate()` is true, re-checking only when the state changed."""
@@ -217,6 +220,7 @@ class TunnelOperations(_Base):
         else:
             tab.set_phase("opening", "opening the tunnel…")
         self.call_after_refresh(self.activate_tab, tab)
+        self._hold_keys_for_login(tab)
         self.run_worker(self._open(tab), group=f"open-{tab.id}", exit_on_error=False)
         self.update_summary()
 
@@ -257,6 +261,47 @@ class TunnelOperations(_Base):
 
     # --- login ---------------------------------------------------------------------------
 
+    def _hold_keys_for_login(self, tab: TunnelTab) -> None:
+        """Keys typed after enter on a device are for its login dialog, which opens only
+        when the device answers: hold them until then, drop them if it never comes."""
+        name = tab.device.display_name
+        self.key_gate.hold(
+            f"opening a tunnel to {name}",
+            # or any question (replace a foreign tunnel?): the keys were typed for it
+            ready=lambda: (
+                tab.id in self._login_open or tab.phase == "connected" or len(self.screen_stack) > 1
+            ),
+            failed=lambda: (
+                tab.phase in ("late", "gone", "expired", "ended", "closed") or not tab.is_attached
+            ),
+            timeout=self.config.connect_timeout + 15,
+            on_drop=lambda count: self._dropped_keys(count, f"{name} did not ask for a login"),
+        )
+
+    def _hold_keys_for_shell(self, tab: TunnelTab) -> None:
+        """Keys typed after the login dialog's enter are for the shell: hold them until
+        the login is accepted and the terminal has the focus."""
+        name = tab.device.display_name
+        self.key_gate.hold(
+            f"logging in to {name}",
+            ready=lambda: tab.phase == "connected" and tab.pane.has_focus,
+            failed=lambda: (
+                tab.phase in ("late", "gone", "expired", "ended", "closed")
+                or tab.id in self._login_open
+                or not tab.is_attached
+            ),
+            timeout=self.config.connect_timeout + 15,
+            on_drop=lambda count: self._dropped_keys(count, f"the login to {name} failed"),
+        )
+
+    def _dropped_keys(self, count: int, why: str) -> None:
+        # typed-ahead keys may hold a password: say how many, never which
+        self.notify(
+            f"{count} key{'s' if count != 1 else ''} typed ahead not sent: {why}",
+            title="Typed ahead",
+            severity="warning",
+        )
+
     def on_tunnel_tab_login_needed(self, event: TunnelTab.LoginNeeded) -> None:
         tab = event.tab
         if tab.id in self._login_open or tab.session is None:
@@ -271,6 +316,7 @@ class TunnelOperations(_Base):
                 tab.set_phase(tab.phase, "not logged in · press l to log in")
                 return
             self.usernames.put(device.device_id, credentials.username)
+            self._hold_keys_for_shell(tab)
             tab.login(credentials.username, credentials.password)
 
         # the modal shows the error itself; notices behind it (the welcome, an earlier
