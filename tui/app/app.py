@@ -84,6 +84,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
         Binding("f11", "zoom_pane", "Zoom", priority=True, id="terminal.zoom"),
         Binding("escape", "focus_devices", "Devices", show=False, id="app.devices"),
         Binding("i", "back_to_session", "Session", id="tab.back"),
+        Binding("r", "renew_tunnel", "Renew", id="tunnel.renew"),
     ]
 
     def __init__(
@@ -330,7 +331,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
         # tab keys only mean something (and only show in the footer) once a tab exists
         if action in ("switch_tab", "zoom", "zoom_pane"):
             return bool(self.query(TunnelTab))
-        if action == "back_to_session":
+        if action in ("back_to_session", "renew_tunnel"):
             # shown (as the way back after ctrl+]) only on a device that has a session
             device = self.device_table.selected_device if self.query(DeviceTable) else None
             return device is not None and self._tab_for(device.device_id) is not None
@@ -394,14 +395,24 @@ class IoTunnelApp(TunnelOperations, App[None]):
             self.exit()
             return
 
+        async def close_and_quit() -> None:
+            for tab in live:
+                await tab.stop()
+            self.exit()
+
+        if not self.config.confirm:
+            await close_and_quit()
+            return
+
         async def answered(yes: bool | None) -> None:
             if yes:
-                for tab in live:
-                    await tab.stop()
-                self.exit()
+                await close_and_quit()
 
         count = len(live)
-        question = f"{count} session{'s are' if count != 1 else ' is'} open. Close and quit?"
+        names = ", ".join(tab.device.display_name for tab in live)
+        question = (
+            f"{count} session{'s are' if count != 1 else ' is'} open ({names}). Close and quit?"
+        )
         self.push_screen(ConfirmScreen(question, "Quit"), answered)
 
     # --- countdown ------------------------------------------------------------------------

@@ -344,26 +344,73 @@ class TunnelOperations(_Base):
                 return active.device
         return self.query_one(DeviceTable).selected_device
 
+    def connected_tabs(self, devices: list[Device] | None = None) -> list[TunnelTab]:
+        """Tabs with a logged-in shell (of `devices`, or all): what a question protects."""
+        wanted = None if devices is None else {d.device_id for d in devices}
+        return [
+            tab
+            for tab in self.tabs()
+            if tab.logged_in and (wanted is None or tab.device.device_id in wanted)
+        ]
+
+    def ask_first(
+        self, tabs: list[TunnelTab], question: str, yes_label: str, then: Callable[[], None]
+    ) -> None:
+        """Run `then` at once, or after a yes when it would end the shells of `tabs`
+        (unless the config turned the questions off)."""
+        if not tabs or not self.config.confirm:
+            then()
+            return
+        names = ", ".join(tab.device.display_name for tab in tabs)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        shells = "its shell ends" if len(tabs) == 1 else f"{len(tabs)} shells end"
+        self.push_screen(ConfirmScreen(f"{question}\n{names}: {shells}.", yes_label), answered)
+
     def action_close_tunnel(self) -> None:
         device = self._target_device()
-        if device is not None:
-            self.run_worker(
+        if device is None:
+            return
+        self.ask_first(
+            self.connected_tabs([device]),
+            f"Close the tunnel to {device.display_name}?",
+            "Close",
+            lambda: self.run_worker(
                 self._end_tunnels(device, delete=False), group="close", exit_on_error=False
-            )
+            ),
+        )
 
     def action_delete_tunnel(self) -> None:
         device = self._target_device()
         if device is None:
             return
 
+        def delete() -> None:
+            self.run_worker(
+                self._end_tunnels(device, delete=True), group="delete", exit_on_error=False
+            )
+
+        if not self.config.confirm:
+            delete()
+            return
+
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_worker(
-                    self._end_tunnels(device, delete=True), group="delete", exit_on_error=False
-                )
+                delete()
 
+        # deleting is never undone: asked even when no shell is open
         question = f"Delete the tunnel of {device.display_name}? Its session ends."
         self.push_screen(ConfirmScreen(question, "Delete"), answered)
+
+    def action_renew_tunnel(self) -> None:
+        """`r` on the device list (ctrl+] then r from a session): renew that device's tab."""
+        device = self._target_device()
+        tab = self._tab_for(device.device_id) if device is not None else None
+        if tab is not None:
+            self.request_renew(tab)
 
     async def _end_tunnels(self, device: Device, *, delete: bool) -> None:
         """Close (or delete) the device's tunnels and the tab that shows its session."""
@@ -396,7 +443,15 @@ class TunnelOperations(_Base):
         self.load_tunnels()
 
     def on_tunnel_tab_renew_requested(self, event: TunnelTab.RenewRequested) -> None:
-        self.run_worker(self._renew(event.tab), group=f"open-{event.tab.id}", exit_on_error=False)
+        self.request_renew(event.tab)
+
+    def request_renew(self, tab: TunnelTab) -> None:
+        self.ask_first(
+            self.connected_tabs([tab.device]),
+            f"Renew the tunnel token of {tab.device.display_name}? A new shell starts.",
+            "Renew",
+            lambda: self.run_worker(self._renew(tab), group=f"open-{tab.id}", exit_on_error=False),
+        )
 
     async def _renew(self, tab: TunnelTab) -> None:
         old = tab.stored
@@ -421,10 +476,13 @@ class TunnelOperations(_Base):
         self.load_tunnels()
 
     def close_all(self) -> None:
-        for tab in self.tabs():
-            self.run_worker(
-                self._end_tunnels(tab.device, delete=False), group="close", exit_on_error=False
-            )
+        def close() -> None:
+            for tab in self.tabs():
+                self.run_worker(
+                    self._end_tunnels(tab.device, delete=False), group="close", exit_on_error=False
+                )
+
+        self.ask_first(self.connected_tabs(), "Close every open tunnel?", "Close all", close)
 
     async def _remove_tab(self, tab: TunnelTab) -> None:
         if tab.id:
