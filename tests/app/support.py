@@ -123,3 +123,33 @@ def big_fleet_seed(count: int):  # -> tui.platform.config.Seed
         credentials=(Credential("AKFLEET000000001", "SKFLEETSECRET0001"),),
         devices=devices,
     )
+
+
+def burst(app: IoTunnelApp, *keys: str) -> None:
+    """Hand the app all `keys` in one read, as a slow SSH link or `tmux send-keys -l` does
+    (the pilot's `press` waits for the app to be idle after every key; a person on a
+    slow link does not). Keys as for `pilot.press`: "a", "enter", "tab", "ctrl+…"."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    driver = app._driver
+    assert driver is not None
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        original = REPLACED_KEYS.get(key, key)
+        try:
+            char: str | None = unicodedata.lookup(_get_unicode_name_from_key(original))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        driver.send_message(event)
+
+
+def typed(text: str) -> list[str]:
+    """The keys of `text` as typed: "\\t" is tab, "\\r" is enter."""
+    names = {"\t": "tab", "\r": "enter", "\n": "enter"}
+    return [names.get(c, c) for c in text]

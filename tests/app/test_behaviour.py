@@ -67,10 +67,12 @@ async def test_open_login_run_command_and_close() -> None:
         async with app.run_test(size=SIZE) as pilot:
             the_tab = await open_and_login(app, pilot)
             await run_command(app, pilot, the_tab, "echo hello-$((6*7))", "hello-42")
-            # leave the terminal, then close the tunnel from the tab
+            # leave the terminal, then close the tunnel (the live shell: asked first)
             await pilot.press("ctrl+right_square_bracket")
             assert not the_tab.pane.has_focus
             await pilot.press("c")
+            await wait_for_dialog(app, ConfirmScreen)
+            await pilot.press("y")
             await wait_for(app, lambda: tab(app) is None)
             tunnels = await env.client.list_tunnels("boiler_0001")
             assert [t.status for t in tunnels] == ["CLOSED"]
@@ -83,6 +85,8 @@ async def test_reopen_reuses_the_stored_tunnel_then_delete() -> None:
             first = await open_and_login(app, pilot)
             tunnel_id = first.stored.tunnel_id
             await pilot.press("ctrl+right_square_bracket", "c")
+            await wait_for_dialog(app, ConfirmScreen)
+            await pilot.press("y")
             await wait_for(app, lambda: tab(app) is None)
             app.device_table.focus()
             await pilot.press("enter")

@@ -99,6 +99,7 @@ async def test_recorded_sessions_replay_their_output_and_never_hold_input(tmp_pa
     from pathlib import Path
 
     from tests.app.test_behaviour import open_and_login, run_command
+    from tui.app.dialogs import ConfirmScreen
     from tui.terminal.recording import final_screen, load_recording
 
     async with dashboard_env() as env:
@@ -107,6 +108,8 @@ async def test_recorded_sessions_replay_their_output_and_never_hold_input(tmp_pa
             the_tab = await open_and_login(app, pilot)
             await run_command(app, pilot, the_tab, "echo rec-$((6*7))", "rec-42")
             await pilot.press("ctrl+right_square_bracket", "c")
+            await wait_for(app, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
             await wait_for(app, lambda: the_tab.session is None or the_tab.session.ended)
     folder = Path(os.environ["XDG_STATE_HOME"]) / "iotunnel" / "recordings"
     casts = sorted(folder.glob("boiler_0001-*.cast"))

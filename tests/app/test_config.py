@@ -150,3 +150,10 @@ def test_unknown_profile_exits_2(
     monkeypatch.setenv("IOTUNNEL_CONFIG", str(write(tmp_path, GOOD)))
     assert main(["--profile", "nope"]) == 2
     assert "profiles.nope" in capsys.readouterr().err
+
+
+def test_confirm_questions_are_on_by_default_and_can_be_turned_off() -> None:
+    assert parse_config({}).confirm is True
+    assert parse_config({"confirm": False}).confirm is False
+    with pytest.raises(ConfigError, match="confirm: must be true or false"):
+        parse_config({"confirm": "no"}, "cfg.toml")

@@ -58,10 +58,14 @@ async def test_footer_in_the_terminal_shows_only_what_works_there() -> None:
             assert app.screen.has_class("-zoomed")
             await pilot.press("f11")
             assert not app.screen.has_class("-zoomed")
+            # ctrl+] lands on the device list, on this session's device: its keys and
+            # the way back into the session (i) show
             await pilot.press("ctrl+right_square_bracket")
             await pilot.pause()
+            assert app.device_table.has_focus
+            assert app.device_table.selected_device.device_id == the_tab.device.device_id
             shown = footer_actions(app)
-            assert {"close_tunnel", "delete_tunnel", "quit", "login", "zoom"} <= shown
+            assert {"close_tunnel", "delete_tunnel", "quit", "back_to_session", "zoom"} <= shown
             assert "zoom_pane" not in shown and "leave" not in shown
 
 

@@ -7,10 +7,11 @@ injected by `tui.app.factory.make_app`; nothing here reads the environment or th
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 
 from rich.console import RenderableType
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -25,10 +26,11 @@ from tui.app.countdown import TokenLevel
 from tui.app.device_table import DeviceTable
 from tui.app.dialogs import ConfirmScreen
 from tui.app.help import HelpScreen
+from tui.app.keygate import SCREEN_READY_SECONDS, KeyGate, message_pumps_idle
 from tui.app.operations import TunnelOperations
 from tui.app.session_api import SessionFactory
 from tui.app.themes import APP_VARIABLE_DEFAULTS, ThemeSet
-from tui.app.tunnel_tab import DeviceTerminal, TunnelTab
+from tui.app.tunnel_tab import DeviceTerminal, TabStatus, TunnelTab
 from tui.app.tunnels import DashboardApi, TokenStoreLike
 from tui.app.usernames import UsernameStore
 from tui.iotda.models import DeviceStatus, Tunnel
@@ -81,6 +83,8 @@ class IoTunnelApp(TunnelOperations, App[None]):
         Binding("z", "zoom", "Zoom", id="tab.zoom"),
         Binding("f11", "zoom_pane", "Zoom", priority=True, id="terminal.zoom"),
         Binding("escape", "focus_devices", "Devices", show=False, id="app.devices"),
+        Binding("i", "back_to_session", "Session", id="tab.back"),
+        Binding("r", "renew_tunnel", "Renew", id="tunnel.renew"),
     ]
 
     def __init__(
@@ -112,6 +116,9 @@ class IoTunnelApp(TunnelOperations, App[None]):
         self.devices_loaded = False
         self.first_paint_at: float | None = None
         super().__init__()
+        self.key_gate = KeyGate(self._dispatch_key, self._keys_settled, self.call_later)
+        self.key_gate.screen_wait = self._screen_opening
+        self._opening_screen: tuple[Screen | None, float] = (None, 0.0)
         self.animation_level = "none"
         for spec in themes.themes.values():
             self.register_theme(spec.theme)
@@ -162,8 +169,52 @@ class IoTunnelApp(TunnelOperations, App[None]):
         self.load_tunnels()
 
     def on_unmount(self) -> None:
+        self.key_gate.close()
         self.thaw_gc()
         self.state_changed()
+
+    # --- keys: every key through the gate (see tui/app/keygate.py) -----------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and self.is_mounted:
+            self.key_gate.key_read(event)
+            return
+        await super().on_event(event)
+
+    async def _dispatch_key(self, event: events.Key) -> None:
+        """What `App.on_event` does with a key read, done when the gate lets it go."""
+        if not self.is_running:
+            return
+        self.app_focus = True
+        if self.screen.maximized is not None and event.key == "escape" and self.escape_to_minimize:
+            self.screen.minimize()
+            return
+        if not await self._check_bindings(event.key, priority=True):
+            (self.focused or self.screen)._forward_event(event)
+
+    def _keys_settled(self) -> bool:
+        """No message of the app or of any node of its screens queued or being handled."""
+        if not self.is_running:
+            return True
+        if not message_pumps_idle((self,)):
+            return False
+        for screen in self.screen_stack:
+            if not message_pumps_idle(screen.walk_children(with_self=True)):
+                return False
+        return True
+
+    def _screen_opening(self) -> bool:
+        """True while a pushed screen (a dialog, the palette) has not taken the focus yet."""
+        if len(self.screen_stack) <= 1:
+            return False
+        screen = self.screen
+        seen, since = self._opening_screen
+        if screen is not seen:
+            self._opening_screen = (screen, time.monotonic())  # key pacing, never shown
+            since = self._opening_screen[1]
+        if time.monotonic() - since > SCREEN_READY_SECONDS:
+            return False
+        return not (screen.is_mounted and screen.focused is not None)
 
     def _display(self, screen: Screen, renderable: RenderableType | None) -> None:
         super()._display(screen, renderable)
@@ -246,6 +297,27 @@ class IoTunnelApp(TunnelOperations, App[None]):
     def action_focus_devices(self) -> None:
         self.device_table.focus()
 
+    def on_terminal_pane_leave_requested(self, event: TerminalPane.LeaveRequested) -> None:
+        """ctrl+]: to the device list, on the device of the session left (so that `r`,
+        `c`, `/` act at once); enter or `i` goes back into the session."""
+        event.stop()
+        focused = self.focused
+        ancestors = focused.ancestors if focused is not None else []
+        tab = next((n for n in ancestors if isinstance(n, TunnelTab)), None)
+        table = self.device_table
+        if tab is not None and not table.select(tab.device.device_id):
+            field = self.query_one("#filter", FilterInput)
+            field.value = ""  # the filter hid the device: show everything again
+            table.set_filter("")
+            table.select(tab.device.device_id)
+        self.screen.set_focus(table)  # now: keys read in the same burst follow it
+
+    def action_back_to_session(self) -> None:
+        device = self.device_table.selected_device
+        tab = self._tab_for(device.device_id) if device is not None else None
+        if tab is not None:
+            self.activate_tab(tab)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not self.is_mounted:
             return True
@@ -259,6 +331,10 @@ class IoTunnelApp(TunnelOperations, App[None]):
         # tab keys only mean something (and only show in the footer) once a tab exists
         if action in ("switch_tab", "zoom", "zoom_pane"):
             return bool(self.query(TunnelTab))
+        if action in ("back_to_session", "renew_tunnel"):
+            # shown (as the way back after ctrl+]) only on a device that has a session
+            device = self.device_table.selected_device if self.query(DeviceTable) else None
+            return device is not None and self._tab_for(device.device_id) is not None
         return True
 
     async def action_quit_anywhere(self) -> None:
@@ -268,8 +344,20 @@ class IoTunnelApp(TunnelOperations, App[None]):
         self.action_zoom()
 
     def action_zoom(self) -> None:
-        if self.tabs():
-            self.screen.toggle_class("-zoomed")
+        if not self.tabs():
+            return
+        self.screen.toggle_class("-zoomed")
+        focused = self.focused
+        if self.screen.has_class("-zoomed") and (
+            focused is None or focused in self.query("#main > *")
+        ):
+            # the device list is hidden now: the focus goes to the status line of the
+            # active tab, where `z` unzooms (the terminal would take `z` as text)
+            active = self.tunnel_tabs.active_pane
+            if isinstance(active, TunnelTab):
+                status = active.query(TabStatus)
+                if status:
+                    self.screen.set_focus(status.first())
 
     def action_switch_tab(self, step: int) -> None:
         tabs = self.tabs()
@@ -307,14 +395,24 @@ class IoTunnelApp(TunnelOperations, App[None]):
             self.exit()
             return
 
+        async def close_and_quit() -> None:
+            for tab in live:
+                await tab.stop()
+            self.exit()
+
+        if not self.config.confirm:
+            await close_and_quit()
+            return
+
         async def answered(yes: bool | None) -> None:
             if yes:
-                for tab in live:
-                    await tab.stop()
-                self.exit()
+                await close_and_quit()
 
         count = len(live)
-        question = f"{count} session{'s are' if count != 1 else ' is'} open. Close and quit?"
+        names = ", ".join(tab.device.display_name for tab in live)
+        question = (
+            f"{count} session{'s are' if count != 1 else ' is'} open ({names}). Close and quit?"
+        )
         self.push_screen(ConfirmScreen(question, "Quit"), answered)
 
     # --- countdown ------------------------------------------------------------------------

@@ -98,6 +98,7 @@ class AppConfig:
     default_profile: str | None = None
     path: str | None = None
     record_sessions: bool = False  # asciicast of every session's output, never its input
+    confirm: bool = True  # ask before close/delete/renew/close all/quit end a live shell
 
     def profile(self, name: str | None) -> Profile:
         where = self.path or "config"
@@ -232,6 +233,7 @@ def parse_config(data: dict[str, Any], path: str = "config") -> AppConfig:
         default_profile=default_profile,
         path=path,
         record_sessions=top.flag("record_sessions"),
+        confirm=top.flag("confirm", True),
     )
 
 

@@ -14,7 +14,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -215,9 +215,25 @@ class DeviceTable(ScrollView, can_focus=True):
         return max(0, min(value, len(self._rows) - 1)) if self._rows else 0
 
     def watch_cursor_row(self, old: int, new: int) -> None:
-        # line 0 is the header, so row n sits on virtual line n + 1
-        self.scroll_to_region(Region(0, new + 1, 1, 1), animate=False, force=True, spacing=None)
+        # Line 0 of the view is always the header (drawn over virtual line 0 whatever the
+        # scroll), so row n shows iff scroll_y <= n <= scroll_y + height - 2.
+        visible = max(1, self.size.height - 1)
+        top = int(self.scroll_offset.y)
+        if new < top:
+            self.scroll_to(y=new, animate=False, force=True)
+        elif new > top + visible - 1:
+            self.scroll_to(y=new - visible + 1, animate=False, force=True)
         self.refresh()
+        if old != new and self.is_mounted:
+            self.refresh_bindings()  # the footer's keys depend on the selected device
+
+    def select(self, device_id: str) -> bool:
+        """Put the cursor on a device; False when the filter hides it."""
+        for i, row in enumerate(self._rows):
+            if row.device.device_id == device_id:
+                self.cursor_row = i
+                return True
+        return False
 
     def action_cursor(self, delta: int) -> None:
         self.cursor_row += delta

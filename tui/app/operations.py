@@ -56,6 +56,9 @@ class TunnelOperations(_Base):
         changed (the app also calls this after every repaint, see `IoTunnelApp._display`)."""
         self._changed.set()
         self._changed = asyncio.Event()
+        gate = getattr(self, "key_gate", None)
+        if gate is not None:
+            gate.poke()  # a screen, a phase or the focus changed: held keys may go on
 
     async def wait_until(self, predicate: Callable[[], object], timeout: float = 30.0) -> None:
         """Wait until `predicate()` is true, re-checking only when the state changed."""
@@ -217,6 +220,7 @@ class TunnelOperations(_Base):
         else:
             tab.set_phase("opening", "opening the tunnel…")
         self.call_after_refresh(self.activate_tab, tab)
+        self._hold_keys_for_login(tab)
         self.run_worker(self._open(tab), group=f"open-{tab.id}", exit_on_error=False)
         self.update_summary()
 
@@ -257,6 +261,47 @@ class TunnelOperations(_Base):
 
     # --- login ---------------------------------------------------------------------------
 
+    def _hold_keys_for_login(self, tab: TunnelTab) -> None:
+        """Keys typed after enter on a device are for its login dialog, which opens only
+        when the device answers: hold them until then, drop them if it never comes."""
+        name = tab.device.display_name
+        self.key_gate.hold(
+            f"opening a tunnel to {name}",
+            # or any question (replace a foreign tunnel?): the keys were typed for it
+            ready=lambda: (
+                tab.id in self._login_open or tab.phase == "connected" or len(self.screen_stack) > 1
+            ),
+            failed=lambda: (
+                tab.phase in ("late", "gone", "expired", "ended", "closed") or not tab.is_attached
+            ),
+            timeout=self.config.connect_timeout + 15,
+            on_drop=lambda count: self._dropped_keys(count, f"{name} did not ask for a login"),
+        )
+
+    def _hold_keys_for_shell(self, tab: TunnelTab) -> None:
+        """Keys typed after the login dialog's enter are for the shell: hold them until
+        the login is accepted and the terminal has the focus."""
+        name = tab.device.display_name
+        self.key_gate.hold(
+            f"logging in to {name}",
+            ready=lambda: tab.phase == "connected" and tab.pane.has_focus,
+            failed=lambda: (
+                tab.phase in ("late", "gone", "expired", "ended", "closed")
+                or tab.id in self._login_open
+                or not tab.is_attached
+            ),
+            timeout=self.config.connect_timeout + 15,
+            on_drop=lambda count: self._dropped_keys(count, f"the login to {name} failed"),
+        )
+
+    def _dropped_keys(self, count: int, why: str) -> None:
+        # typed-ahead keys may hold a password: say how many, never which
+        self.notify(
+            f"{count} key{'s' if count != 1 else ''} typed ahead not sent: {why}",
+            title="Typed ahead",
+            severity="warning",
+        )
+
     def on_tunnel_tab_login_needed(self, event: TunnelTab.LoginNeeded) -> None:
         tab = event.tab
         if tab.id in self._login_open or tab.session is None:
@@ -271,6 +316,7 @@ class TunnelOperations(_Base):
                 tab.set_phase(tab.phase, "not logged in · press l to log in")
                 return
             self.usernames.put(device.device_id, credentials.username)
+            self._hold_keys_for_shell(tab)
             tab.login(credentials.username, credentials.password)
 
         # the modal shows the error itself; notices behind it (the welcome, an earlier
@@ -298,26 +344,73 @@ class TunnelOperations(_Base):
                 return active.device
         return self.query_one(DeviceTable).selected_device
 
+    def connected_tabs(self, devices: list[Device] | None = None) -> list[TunnelTab]:
+        """Tabs with a logged-in shell (of `devices`, or all): what a question protects."""
+        wanted = None if devices is None else {d.device_id for d in devices}
+        return [
+            tab
+            for tab in self.tabs()
+            if tab.logged_in and (wanted is None or tab.device.device_id in wanted)
+        ]
+
+    def ask_first(
+        self, tabs: list[TunnelTab], question: str, yes_label: str, then: Callable[[], None]
+    ) -> None:
+        """Run `then` at once, or after a yes when it would end the shells of `tabs`
+        (unless the config turned the questions off)."""
+        if not tabs or not self.config.confirm:
+            then()
+            return
+        names = ", ".join(tab.device.display_name for tab in tabs)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        shells = "its shell ends" if len(tabs) == 1 else f"{len(tabs)} shells end"
+        self.push_screen(ConfirmScreen(f"{question}\n{names}: {shells}.", yes_label), answered)
+
     def action_close_tunnel(self) -> None:
         device = self._target_device()
-        if device is not None:
-            self.run_worker(
+        if device is None:
+            return
+        self.ask_first(
+            self.connected_tabs([device]),
+            f"Close the tunnel to {device.display_name}?",
+            "Close",
+            lambda: self.run_worker(
                 self._end_tunnels(device, delete=False), group="close", exit_on_error=False
-            )
+            ),
+        )
 
     def action_delete_tunnel(self) -> None:
         device = self._target_device()
         if device is None:
             return
 
+        def delete() -> None:
+            self.run_worker(
+                self._end_tunnels(device, delete=True), group="delete", exit_on_error=False
+            )
+
+        if not self.config.confirm:
+            delete()
+            return
+
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_worker(
-                    self._end_tunnels(device, delete=True), group="delete", exit_on_error=False
-                )
+                delete()
 
+        # deleting is never undone: asked even when no shell is open
         question = f"Delete the tunnel of {device.display_name}? Its session ends."
         self.push_screen(ConfirmScreen(question, "Delete"), answered)
+
+    def action_renew_tunnel(self) -> None:
+        """`r` on the device list (ctrl+] then r from a session): renew that device's tab."""
+        device = self._target_device()
+        tab = self._tab_for(device.device_id) if device is not None else None
+        if tab is not None:
+            self.request_renew(tab)
 
     async def _end_tunnels(self, device: Device, *, delete: bool) -> None:
         """Close (or delete) the device's tunnels and the tab that shows its session."""
@@ -350,7 +443,15 @@ class TunnelOperations(_Base):
         self.load_tunnels()
 
     def on_tunnel_tab_renew_requested(self, event: TunnelTab.RenewRequested) -> None:
-        self.run_worker(self._renew(event.tab), group=f"open-{event.tab.id}", exit_on_error=False)
+        self.request_renew(event.tab)
+
+    def request_renew(self, tab: TunnelTab) -> None:
+        self.ask_first(
+            self.connected_tabs([tab.device]),
+            f"Renew the tunnel token of {tab.device.display_name}? A new shell starts.",
+            "Renew",
+            lambda: self.run_worker(self._renew(tab), group=f"open-{tab.id}", exit_on_error=False),
+        )
 
     async def _renew(self, tab: TunnelTab) -> None:
         old = tab.stored
@@ -375,10 +476,13 @@ class TunnelOperations(_Base):
         self.load_tunnels()
 
     def close_all(self) -> None:
-        for tab in self.tabs():
-            self.run_worker(
-                self._end_tunnels(tab.device, delete=False), group="close", exit_on_error=False
-            )
+        def close() -> None:
+            for tab in self.tabs():
+                self.run_worker(
+                    self._end_tunnels(tab.device, delete=False), group="close", exit_on_error=False
+                )
+
+        self.ask_first(self.connected_tabs(), "Close every open tunnel?", "Close all", close)
 
     async def _remove_tab(self, tab: TunnelTab) -> None:
         if tab.id:

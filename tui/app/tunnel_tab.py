@@ -378,12 +378,12 @@ class TunnelTab(TabPane):
         self.pane.focus()
 
     def focus_best(self) -> None:
-        """The terminal once logged in, else the status line (where l, r, c, D work)."""
-        if self.phase == "connected":
-            self.pane.focus()
-        else:
-            self.query_one(TabStatus).focus()
+        """The terminal once logged in, else the status line (where l, r, c, D work).
 
-    def on_terminal_pane_leave_requested(self, event: TerminalPane.LeaveRequested) -> None:
-        event.stop()
-        self.query_one(TabStatus).focus()
+        A tab added a moment ago may not be composed yet (two enters in one burst): then
+        it focuses once it is."""
+        target = self.query(TerminalPane if self.phase == "connected" else TabStatus)
+        if target:
+            target.first().focus()
+        elif self.is_attached:
+            self.call_after_refresh(self.focus_best)

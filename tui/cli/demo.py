@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import signal
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -136,11 +137,30 @@ async def demo_environment(*, flap: bool = True) -> AsyncIterator[DemoEnvironmen
                 await platform.stop()
 
 
+# A closed terminal (an SSH drop, a killed tmux) sends SIGHUP; its default action would
+# end the process at once and leave the temporary state (tunnel tokens) behind.
+QUIT_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
 async def run_demo(config: AppConfig | None = None) -> int:
-    """Run the whole demo until the user quits; returns the exit code."""
+    """Run the whole demo until the user quits or a SIGHUP/SIGTERM; returns the exit code.
+
+    Either way the fleet and the platform stop and the temporary directory goes."""
     async with demo_environment() as env:
         app = env.app(config)
-        await app.run_async()
+        loop = asyncio.get_running_loop()
+
+        def quit_on(signum: int) -> None:
+            log.info("signal %d: the demo quits", signum)
+            app.exit(return_code=128 + signum)
+
+        for signum in QUIT_SIGNALS:
+            loop.add_signal_handler(signum, quit_on, signum)
+        try:
+            await app.run_async()
+        finally:
+            for signum in QUIT_SIGNALS:
+                loop.remove_signal_handler(signum)
         return int(app.return_code or 0)
 
 
@@ -154,5 +174,6 @@ def main_demo(record: bool = False) -> int:
         countdown=user.countdown,
         keymap=user.keymap,
         record_sessions=record or user.record_sessions,
+        confirm=user.confirm,
     )
     return asyncio.run(run_demo(config))
