@@ -96,6 +96,8 @@ class PlatformConfig:
     # per source address: REST calls, and failed logins (REST and MQTT) on top
     rest_rate: RateLimit = REST_REQUESTS
     auth_failure_rate: RateLimit = AUTH_FAILURES
+    request_timeout: float = 10.0  # REST/WS request headers, and a REST body, must be in by then
+    mqtt_max_pending: int = 256  # MQTT connections not yet authenticated
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -29,6 +29,7 @@ from tui.iotda.paths import DEVICE_SIDE, SOURCE_SIDE, tunnel_ws_path
 from tui.iotda.redact import quiet_logger
 from tui.platform.auth import RestAuth
 from tui.platform.config import PlatformConfig
+from tui.platform.http_deadline import with_header_timeout
 from tui.platform.mqtt import DeviceGateway
 from tui.platform.openapi import openapi_document
 from tui.platform.ratelimit import SourceBuckets
@@ -225,6 +226,7 @@ class Platform:
                 product_names=names,
                 requests=SourceBuckets(cfg.rest_rate),
                 auth_failures=SourceBuckets(cfg.auth_failure_rate),
+                body_timeout=cfg.request_timeout,
             )
             handlers = {HTTPException: http_exception_handler}
             routes = api.routes(openapi_document(cfg.seed.project_id))
@@ -252,7 +254,12 @@ class Platform:
         if tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.config.tls_cert, self.config.tls_key)  # type: ignore[arg-type]
-        self._gateway = DeviceGateway(self.secret_for, self.set_device_online)
+        self._gateway = DeviceGateway(
+            self.secret_for,
+            self.set_device_online,
+            max_pending=self.config.mqtt_max_pending,
+            auth_failures=SourceBuckets(self.config.auth_failure_rate),
+        )
         port = await self._gateway.start(
             self.config.host, self.config.mqtt_port, ssl_context=context
         )
@@ -270,6 +277,7 @@ class Platform:
             ws_ping_interval=cfg.keepalive,
             ws_ping_timeout=cfg.keepalive,
             timeout_graceful_shutdown=5,
+            http=with_header_timeout(cfg.request_timeout),
             ssl_certfile=cfg.tls_cert if cfg.tls_key else None,
             ssl_keyfile=cfg.tls_key if cfg.tls_cert else None,
         )
