@@ -88,6 +88,8 @@ class PlatformConfig:
     token_ttl: int = DEFAULT_TOKEN_TTL
     tls_cert: str | None = None
     tls_key: str | None = None
+    tls_self_signed: str | None = None  # a folder: make (or reuse) a CA and a server cert there
+    advertise_host: str | None = None  # the host in URIs; default: bind host or machine name
     iam_token_ttl: int = 86_400
     relay_mode: str = RELAY_IOTUNNEL
     # WebSocket keepalive of tunnel links: ping every `keepalive` s, drop after as long again
