@@ -7,7 +7,7 @@ import logging
 import sys
 
 from tui.cli import options as opt
-from tui.cli.common import EXIT_FAILED, EXIT_OK, UsageError
+from tui.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from tui.iotda.models import DEFAULT_TOKEN_TTL
 
 log = logging.getLogger("iotunnel")
@@ -49,6 +49,7 @@ def add_platform(sub: argparse._SubParsersAction) -> None:
 
 def _run_platform(args: argparse.Namespace) -> int:
     import asyncio
+    import signal
     import sqlite3
 
     from tui.iotda.service import stop_on_signal
@@ -80,6 +81,14 @@ def _run_platform(args: argparse.Namespace) -> int:
 
     async def serve() -> int:
         async with stop_on_signal() as stop:  # before "ready": a prompt SIGTERM stops cleanly
+            interrupted = False
+
+            def on_interrupt() -> None:  # ctrl+c: a clean stop that still says "interrupted"
+                nonlocal interrupted
+                interrupted = True
+                stop.set()
+
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, on_interrupt)
             platform = Platform(config)
             try:
                 endpoints = await platform.start()
@@ -92,6 +101,6 @@ def _run_platform(args: argparse.Namespace) -> int:
                 await stop.wait()
             finally:
                 await platform.stop()
-        return EXIT_OK
+        return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
     return asyncio.run(serve())
