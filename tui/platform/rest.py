@@ -160,6 +160,7 @@ class RestApi:
         product_names: dict[str, str] | None = None,
         requests: SourceBuckets | None = None,
         auth_failures: SourceBuckets | None = None,
+        body_timeout: float = BODY_TIMEOUT,
     ) -> None:
         self.project_id = project_id
         self.store = store
@@ -168,6 +169,7 @@ class RestApi:
         self.product_names = product_names or {}
         self.requests = requests or SourceBuckets(REST_REQUESTS)
         self.auth_failures = auth_failures or SourceBuckets(AUTH_FAILURES)
+        self.body_timeout = body_timeout
 
     async def _body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -175,7 +177,7 @@ class RestApi:
             raise _bad("request body too large", ErrorCode.BAD_JSON)
         body = b""
         try:
-            async with asyncio.timeout(BODY_TIMEOUT):
+            async with asyncio.timeout(self.body_timeout):
                 async for chunk in request.stream():
                     body += chunk
                     if len(body) > MAX_BODY_BYTES:

@@ -29,11 +29,13 @@ from tui.iotda.paths import DEVICE_SIDE, SOURCE_SIDE, tunnel_ws_path
 from tui.iotda.redact import quiet_logger
 from tui.platform.auth import RestAuth
 from tui.platform.config import PlatformConfig
+from tui.platform.http_deadline import with_header_timeout
 from tui.platform.mqtt import DeviceGateway
 from tui.platform.openapi import openapi_document
 from tui.platform.ratelimit import SourceBuckets
 from tui.platform.relay import relay_routes
 from tui.platform.rest import RequestIdMiddleware, RestApi, http_exception_handler
+from tui.platform.selfsigned import make_self_signed
 from tui.platform.store import Store
 from tui.platform.tunnels import TunnelService
 
@@ -73,9 +75,13 @@ class Endpoints:
     rest: str  # http(s)://host:port, also the IAM endpoint
     mqtt: str  # mqtt(s)://host:port
     ws: str  # ws(s)://host:port, base of the tunnel URIs
+    ca: str | None = None  # the CA certificate to trust, with --tls-self-signed
 
     def ready_line(self) -> str:
-        return json.dumps({"event": "ready", "rest": self.rest, "mqtt": self.mqtt, "ws": self.ws})
+        line = {"event": "ready", "rest": self.rest, "mqtt": self.mqtt, "ws": self.ws}
+        if self.ca:
+            line["ca"] = self.ca
+        return json.dumps(line)
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -113,10 +119,24 @@ def _listen(host: str, port: int, receive_buffer: int | None = None) -> socket.s
     return sock
 
 
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+
+
+def advertised_host(bind_host: str, advertise_host: str | None = None) -> str:
+    """The host name put in URIs, the ready line and tunnel_notify: what devices dial.
+
+    Given, it is used as is; else the bind address, unless that is every interface, which
+    nobody can dial: then this machine's name.
+    """
+    if advertise_host:
+        return advertise_host
+    if bind_host in ALL_INTERFACES:
+        return socket.gethostname()
+    return bind_host
+
+
 def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 class Platform:
@@ -188,8 +208,15 @@ class Platform:
     async def start(self) -> Endpoints:
         cfg = self.config
         quiet_wire_logs()
+        advertised = advertised_host(cfg.host, cfg.advertise_host)
+        ca = None
+        if cfg.tls_self_signed:
+            bound = [] if cfg.host in ALL_INTERFACES else [cfg.host]
+            files = make_self_signed(cfg.tls_self_signed, [advertised, *bound])
+            cfg.tls_cert, cfg.tls_key, ca = str(files.cert), str(files.key), str(files.ca_cert)
+            log.info("self-signed TLS: devices and clients trust %s", ca)
         tls = bool(cfg.tls_cert and cfg.tls_key)
-        host = _url_host(cfg.host)
+        host = _url_host(advertised)
         now = time.time()
         self.store = Store(cfg.state_path)
         socks: list[socket.socket] = []
@@ -225,6 +252,7 @@ class Platform:
                 product_names=names,
                 requests=SourceBuckets(cfg.rest_rate),
                 auth_failures=SourceBuckets(cfg.auth_failure_rate),
+                body_timeout=cfg.request_timeout,
             )
             handlers = {HTTPException: http_exception_handler}
             routes = api.routes(openapi_document(cfg.seed.project_id))
@@ -243,7 +271,7 @@ class Platform:
                 sock.close()
             await self.stop()
             raise
-        self.endpoints = Endpoints(rest_base, mqtt_url, ws_base)
+        self.endpoints = Endpoints(rest_base, mqtt_url, ws_base, ca)
         log.info("platform ready: %s", self.endpoints)
         return self.endpoints
 
@@ -252,7 +280,12 @@ class Platform:
         if tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.config.tls_cert, self.config.tls_key)  # type: ignore[arg-type]
-        self._gateway = DeviceGateway(self.secret_for, self.set_device_online)
+        self._gateway = DeviceGateway(
+            self.secret_for,
+            self.set_device_online,
+            max_pending=self.config.mqtt_max_pending,
+            auth_failures=SourceBuckets(self.config.auth_failure_rate),
+        )
         port = await self._gateway.start(
             self.config.host, self.config.mqtt_port, ssl_context=context
         )
@@ -270,6 +303,7 @@ class Platform:
             ws_ping_interval=cfg.keepalive,
             ws_ping_timeout=cfg.keepalive,
             timeout_graceful_shutdown=5,
+            http=with_header_timeout(cfg.request_timeout),
             ssl_certfile=cfg.tls_cert if cfg.tls_key else None,
             ssl_keyfile=cfg.tls_key if cfg.tls_cert else None,
         )
