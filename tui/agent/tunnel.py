@@ -35,6 +35,7 @@ from tui.iotda.frames import (
     TunnelFrame,
     decode_frame,
     disconnect_frame,
+    output_frame_text,
 )
 from tui.iotda.mqtt import TunnelNotify
 from tui.iotda.paths import tunnel_id_from_uri
@@ -401,8 +402,16 @@ class DeviceTunnel:
             )
         await shell.close()
 
-    async def _send_output(self, chunk: str) -> None:
-        await self._send(TunnelFrame(Op.COMMAND_RESPONSE, self._request_id, chunk))
+    async def _send_output(self, chunks: list[str]) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        request_id = self._request_id
+        try:
+            for chunk in chunks:
+                await ws.send(output_frame_text(request_id, chunk))
+        except ConnectionClosed:
+            log.debug("tunnel %s: send after close dropped", self.tunnel_id)
 
     async def _source_gone(self) -> None:
         """The app left (the relay's 410) or the link dropped: keep the shell for a resume."""
