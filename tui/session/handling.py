@@ -42,6 +42,8 @@ log = logging.getLogger("tui.session.session")
 # A command frame's data is JSON-escaped: a control character costs 6 bytes ("\u001b"),
 # so 1536 characters stay under the 10 KB frame limit with room for the envelope.
 MAX_INPUT_CHARS = 1536
+# a device answers `connect` at once (the C SDK does, before it even logs in)
+RESUME_TIMEOUT = 10.0
 
 
 class SessionFrames:
@@ -135,9 +137,21 @@ class SessionFrames:
                 resume_frame(self._username, self._ticket, self._received).encode()
             )
             log.info("resuming the shell of user %r", self._username)
+            outbox = self._outbox
+            loop = asyncio.get_running_loop()
+            loop.call_later(RESUME_TIMEOUT, self._resume_overdue, outbox)
         else:
             self._set_state("ready")
             self._emit(DeviceReady())
+
+    def _resume_overdue(self, outbox: asyncio.Queue[str]) -> None:
+        """No answer to a resume: the device was not there after all (a REST state that
+        was behind). Wait for it again; the ticket was not spent."""
+        if self._resuming and self._outbox is outbox:
+            log.info("no answer to the resume: waiting for the device again")
+            self._resuming = False
+            self._device_ready = False
+            self._set_state("waiting")
 
     def _on_connect_response(self, answer: ConnectAnswer) -> None:
         if self._resuming and not answer.resumed:
