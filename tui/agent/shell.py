@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 HISTORY_CHARS = 256 * 1024
 DEFAULT_GRACE = 120.0
 
-Sink = Callable[[str], Awaitable[None]]
+# gets the output chunks of one read at once: they go out in one write (PROTOCOL frames
+# of ≤2048 bytes each), which halves the syscalls here and the wake-ups at the relay
+Sink = Callable[[list[str]], Awaitable[None]]
+REPLAY_BATCH = 16
 
 
 def _utf8(text: str) -> bytes:
@@ -147,12 +150,18 @@ class KeptShell:
             log.warning("resume: %d characters of output were lost", oldest - sent)
             sent = oldest
         while sent < self.produced:  # the pump may add more while replaying: catch up
+            batch: list[str] = []
             for start, chunk in list(self._history):
                 end = start + len(chunk)
                 if end <= sent:
                     continue
-                await sink(chunk[sent - start :] if start < sent else chunk)
+                batch.append(chunk[sent - start :] if start < sent else chunk)
                 sent = end
+                if len(batch) == REPLAY_BATCH:
+                    await sink(batch)
+                    batch = []
+            if batch:
+                await sink(batch)
         # no await since the last check: nothing produced can slip between
         self._sink = sink
         self._attached.set()
@@ -165,9 +174,9 @@ class KeptShell:
             while True:
                 data = await self.session.read()
                 final = not data
-                for chunk in chunker.feed(data, final=final):
-                    if chunk:
-                        await self._emit(chunk)
+                chunks = [chunk for chunk in chunker.feed(data, final=final) if chunk]
+                if chunks:
+                    await self._emit(chunks)
                 if final:
                     return
         except Exception as exc:  # a backend fault ends this shell, never the agent
@@ -176,15 +185,17 @@ class KeptShell:
         finally:
             self.exited.set()
 
-    async def _emit(self, chunk: str) -> None:
-        self._history.append((self.produced, chunk))
-        self.produced += len(chunk)
-        self._history_chars += len(chunk)
-        while self._history_chars > self._history_limit and len(self._history) > 1:
-            self._history_chars -= len(self._history.popleft()[1])
+    async def _emit(self, chunks: list[str]) -> None:
+        history = self._history
+        for chunk in chunks:
+            history.append((self.produced, chunk))
+            self.produced += len(chunk)
+            self._history_chars += len(chunk)
+        while self._history_chars > self._history_limit and len(history) > 1:
+            self._history_chars -= len(history.popleft()[1])
         sink = self._sink
         if sink is not None:
-            await sink(chunk)
+            await sink(chunks)
             return
         # detached: read on until the history would lose unsent output, then let the
         # shell block on its full pty until an app is back (or the grace period ends)
