@@ -46,7 +46,7 @@ def _run_platform(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise UsageError("platform: --tls-cert and --tls-key go together")
     try:
-        seed = load_seed(args.seed)
+        seed = load_seed(args.seed, private=True)
     except SeedError as exc:
         raise UsageError(str(exc)) from None
     names = ("host", "rest_port", "mqtt_port", "ws_port", "token_ttl", "tls_cert", "tls_key")

@@ -22,8 +22,9 @@ from tui.iotda.errors import ErrorBody, ErrorCode, IoTDAError
 from tui.iotda.frames import TOKEN_HEADER, DisconnectCode, Op, TunnelFrame
 from tui.iotda.paths import DEVICE_SIDE, SOURCE_SIDE, tunnel_ws_path
 from tui.platform.config import RELAY_DOCUMENTED
+from tui.platform.links import TunnelLink
 from tui.platform.rest import PLATFORM_HEADER
-from tui.platform.tunnels import DEVICE, SOURCE, TunnelService, send_quietly
+from tui.platform.tunnels import DEVICE, SOURCE, TunnelService
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,12 @@ def _pong_for(body: dict[str, Any]) -> str:
     return TunnelFrame(Op.PONG, request_id if isinstance(request_id, str) else "").encode()
 
 
-async def _relay(service: TunnelService, tunnel_id: str, side: str, ws: WebSocket) -> None:
+async def _relay(service: TunnelService, tunnel_id: str, side: str, link: TunnelLink) -> None:
+    """Read one side and queue its frames for the other; this side's sends are not here."""
     documented = service.relay_mode == RELAY_DOCUMENTED
+    receive = link.ws.receive
     while True:
-        message = await ws.receive()
+        message = await receive()
         if message["type"] == "websocket.disconnect":
             log.debug("tunnel %s: %s side closed (%s)", tunnel_id, side, message.get("code"))
             return
@@ -91,7 +94,7 @@ async def _relay(service: TunnelService, tunnel_id: str, side: str, ws: WebSocke
             continue
         operation = body.get("operation_type")
         if side == SOURCE and operation == Op.PING:
-            await send_quietly(ws, _pong_for(body))
+            link.post_urgent(_pong_for(body))
             continue
         if side == DEVICE and platform_only(body):
             log.warning(
@@ -107,7 +110,7 @@ async def _relay(service: TunnelService, tunnel_id: str, side: str, ws: WebSocke
         if peer is None:
             log.debug("tunnel %s: frame from the %s side dropped, no peer", tunnel_id, side)
             continue
-        await send_quietly(peer, text)
+        await peer.relay(text)
 
 
 async def _deny(ws: WebSocket, exc: IoTDAError) -> None:
@@ -133,13 +136,15 @@ def _endpoint(service: TunnelService, side: str):
             await _deny(ws, exc)
             return
         await ws.accept()
-        await service.attach(tunnel_id, side, ws)
+        link = TunnelLink(ws, service.limits, f"tunnel {tunnel_id} {side}")
+        await service.attach(tunnel_id, side, link)
         try:
-            await _relay(service, tunnel_id, side, ws)
+            await _relay(service, tunnel_id, side, link)
         except Exception:  # a socket torn down mid-receive: the link simply ends
             log.debug("tunnel %s: %s link ended abruptly", tunnel_id, side, exc_info=True)
         finally:
-            await service.detach(tunnel_id, side, ws)
+            link.finished()
+            await service.detach(tunnel_id, side, link)
 
     return tunnel_link
 

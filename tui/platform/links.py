@@ -1,0 +1,191 @@
+"""One side of a tunnel as the relay drives it: a WebSocket with a bounded outbound queue.
+
+A peer that stops reading must hurt no one else (issue 12). So nothing but the link's own
+writer task ever awaits a send on its socket, and that wait has a deadline:
+
+- data from the other side queues up to `budget` bytes; past it the other side's reader
+  waits (a slow app slows its device, TCP does the rest), never the platform as a whole;
+- frames the platform originates (pong, disconnect, connect_tunnel) never wait: pong goes
+  ahead of queued data, the others after it, in order;
+- a frame that cannot be handed to the socket within `stall_timeout` means the peer is
+  stuck: the transport is aborted (uvicorn's own close() waits for a buffer that never
+  drains, PITFALLS.md); a close that takes longer than `close_timeout` is cut the same way;
+- the kernel buffers of a tunnel socket are kept small, so a pong or a keepalive ping
+  waits behind kilobytes, not megabytes, of relay data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# scope key under which the outermost middleware keeps the server's own ASGI send
+SERVER_SEND_KEY = "iotunnel.server_send"
+
+
+@dataclass(frozen=True)
+class LinkLimits:
+    budget: int = 256 * 1024  # bytes queued for a peer before its source is paused
+    stall_timeout: float = 20.0  # a peer that takes no frame for this long is stuck
+    close_timeout: float = 2.0  # a closing handshake is cut (aborted) after this long
+    socket_buffer: int = 64 * 1024  # SO_SNDBUF / transport high-water mark of a link
+
+
+def transport_of(ws: Any) -> asyncio.Transport | None:
+    """The asyncio transport under a Starlette WebSocket served by uvicorn.
+
+    ASGI hides it; uvicorn's `send` callable (kept in the scope by the outermost
+    middleware, before Starlette wraps it) is a method of its protocol, which holds the
+    transport. Checked by a test, so a uvicorn upgrade that changes this is noticed.
+    """
+    send = ws.scope.get(SERVER_SEND_KEY)
+    protocol = getattr(send, "__self__", None)
+    transport = getattr(protocol, "transport", None)
+    return transport if isinstance(transport, asyncio.Transport) else None
+
+
+def shrink_buffers(transport: asyncio.Transport | None, size: int) -> None:
+    """Small kernel and user-space send buffers: keepalive frames wait behind little."""
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+    with contextlib.suppress(Exception):
+        transport.set_write_buffer_limits(high=size, low=size // 4)
+
+
+class TunnelLink:
+    """A tunnel side's WebSocket; every send goes through its one writer task."""
+
+    def __init__(self, ws: Any, limits: LinkLimits, name: str = "link") -> None:
+        self.ws = ws
+        self.limits = limits
+        self.name = name
+        self.transport = transport_of(ws)
+        shrink_buffers(self.transport, limits.socket_buffer)
+        self._urgent: deque[str] = deque()
+        self._frames: deque[tuple[str, bool]] = deque()  # (text, counts against the budget)
+        self._queued = 0
+        self._ready = asyncio.Event()  # something to write
+        self._space = asyncio.Event()  # the queue is under budget
+        self._space.set()
+        self.saturated = asyncio.Event()  # the queue reached its budget once (tests, logs)
+        self.lost = asyncio.Event()  # the socket is gone (set by the relay's reader)
+        self._close_code: int | None = None
+        self._dead = False
+        self._writer = asyncio.ensure_future(self._write_loop())
+
+    @property
+    def alive(self) -> bool:
+        return not self._dead
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued
+
+    # --- sending --------------------------------------------------------------------------
+
+    async def relay(self, text: str) -> bool:
+        """Queue a frame from the other side, waiting while this peer is over budget."""
+        while self._queued >= self.limits.budget and not self._dead:
+            self._space.clear()
+            self.saturated.set()
+            await self._space.wait()
+        return self._put(text, counted=True)
+
+    def post(self, text: str) -> bool:
+        """Queue a frame the platform originates, after what is queued; never waits."""
+        return self._put(text, counted=False)
+
+    def post_urgent(self, text: str) -> bool:
+        """Queue a frame ahead of relay data (pong): keepalive is not held up by data."""
+        if self._dead or self._close_code is not None:
+            return False
+        self._urgent.append(text)
+        self._ready.set()
+        return True
+
+    def _put(self, text: str, *, counted: bool) -> bool:
+        if self._dead or self._close_code is not None:
+            return False
+        self._frames.append((text, counted))
+        if counted:
+            self._queued += len(text)
+        self._ready.set()
+        return True
+
+    async def _write_loop(self) -> None:
+        stall = self.limits.stall_timeout
+        try:
+            while True:
+                if self._urgent:
+                    text = self._urgent.popleft()
+                elif self._frames:
+                    text, counted = self._frames.popleft()
+                    if counted:
+                        self._queued -= len(text)
+                        if self._queued < self.limits.budget:
+                            self._space.set()
+                elif self._close_code is not None:
+                    await asyncio.wait_for(self.ws.close(self._close_code), stall)
+                    return
+                else:
+                    self._ready.clear()
+                    await self._ready.wait()
+                    continue
+                await asyncio.wait_for(self.ws.send_text(text), stall)
+        except TimeoutError:
+            log.warning("%s: the peer took nothing for %.0f s: link aborted", self.name, stall)
+            self.abort()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a socket closing under us raises several types
+            log.debug("%s: send failed, link aborted", self.name, exc_info=True)
+            self.abort()
+
+    # --- ending ---------------------------------------------------------------------------
+
+    async def close(self, code: int) -> None:
+        """Send what is queued, then a close frame; cut the link if that takes too long."""
+        if self._dead:
+            return
+        if self._close_code is None:
+            self._close_code = code
+            self._ready.set()
+        try:
+            async with asyncio.timeout(self.limits.close_timeout):
+                await asyncio.shield(self._writer)
+                await self.lost.wait()  # the peer's answer to our close frame
+        except TimeoutError:
+            log.info("%s: close not completed in time: link aborted", self.name)
+        except Exception:
+            log.debug("%s: close failed", self.name, exc_info=True)
+        self.abort()
+
+    def abort(self) -> None:
+        """Drop the socket at once, buffers and all; whoever waits on this link goes on."""
+        if self._dead:
+            return
+        self._dead = True
+        self._frames.clear()
+        self._urgent.clear()
+        self._queued = 0
+        self._space.set()
+        if not self._writer.done() and asyncio.current_task() is not self._writer:
+            self._writer.cancel()
+        if self.transport is not None and not self.lost.is_set():
+            self.transport.abort()
+
+    def finished(self) -> None:
+        """The relay saw the socket end: stop the writer, release a waiting source."""
+        self.lost.set()
+        self.abort()
