@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import inspect
 import json
 import os
 import random
@@ -144,6 +145,7 @@ class Stats:
     bytes_verified: int = 0
     bytes_received: int = 0
     reconnects: int = 0
+    resumes: int = 0  # shells that survived a drop (extension `resume`)
     drops_injected: int = 0
     logins: int = 0
     ended: int = 0  # sessions that gave up before the end
@@ -172,6 +174,7 @@ class Stream:
         self.pending = ""
         self.digest: Any = None  # None: waiting for the start marker
         self.in_round = False  # a round's command was typed and its end not yet seen
+        self.resuming = False  # a drop happened: the next answer may be a resumed shell
         self.size = 0
         self.ready = asyncio.Event()
         self.stopping = False
@@ -192,23 +195,34 @@ class Stream:
     def on_event(self, event: Any) -> None:
         from tui.session import DeviceReady, Ended, LoginAccepted, Output, Reconnecting
 
+        # Resumed, NewShell and PeerDisconnected are matched by name: the bench also runs
+        # on code that predates them
         name = type(event).__name__
         if isinstance(event, Output):
             self.stats.bytes_received += len(event.text)
             self.feed(event.text)
-        elif isinstance(event, DeviceReady):
+        elif isinstance(event, DeviceReady) or (
+            name == "PeerDisconnected" and event.status_code == "400" and self.resuming
+        ):
+            # a first login, a new shell, or a resume the device refused: log in
+            self.resuming = False
             if not self.stopping:
                 self.session.login(*LOGIN)
                 self.stats.logins += 1
-        elif isinstance(event, LoginAccepted) or name == "NewShell":
+        elif name == "Resumed":
+            self.resuming = True
+            self.stats.resumes += 1
+        elif isinstance(event, LoginAccepted):
+            self.ready.set()
+            if self.resuming:  # same shell, missed output replayed: the round goes on
+                self.resuming = False
+                return
             if self.in_round:  # the shell that ran it is gone
                 self.stats.rounds_interrupted += 1
-            self.ready.set()
             self.next_round()
-        elif name == "Resumed":
-            pass  # the shell and its round go on: the checksum tells whether all arrived
         elif isinstance(event, Reconnecting):
             self.stats.reconnects += 1
+            self.resuming = True  # until the device says otherwise
         elif isinstance(event, Ended) and not self.stopping:
             self.stats.ended += 1
             self.stats.error(f"{self.device_id}: session ended: {event.reason}")
@@ -268,13 +282,17 @@ async def open_stream(client: Any, stream: Stream, stats: Stats) -> None:
             if attempt == 19:
                 raise
             await asyncio.sleep(min(5.0, 0.2 * 2**attempt) * random.uniform(0.5, 1.0))
+    options: dict[str, Any] = {"max_reconnects": 1_000}
+    accepted = inspect.signature(TunnelSession).parameters
+    if "allow_extensions" in accepted:  # resume where the code has it; no REST polling
+        options = {"max_reconnects": None, "allow_extensions": True}
     stream.session = TunnelSession(
         created.tunnel_uri,
         created.tunnel_access_token,
         on_event=stream.on_event,
         expires_at=time.time() + created.expires_in,
         connect=stream.connect,
-        max_reconnects=1_000,
+        **options,
     )
     stream.task = asyncio.create_task(stream.session.run())
 
@@ -435,7 +453,8 @@ async def orchestrate(args: argparse.Namespace) -> int:
         )
         print(
             f"drops injected: {total['drops_injected']}, reconnects: {total['reconnects']}, "
-            f"logins: {total['logins']}, sessions given up: {total['ended']}, "
+            f"shells resumed: {total['resumes']}, logins: {total['logins']}, "
+            f"sessions given up: {total['ended']}, "
             f"create retries: {total['create_retries']}"
         )
         print_figures("start", at_start)
