@@ -104,6 +104,13 @@ async def test_ctrl_c_closes_every_tunnel_the_fleet_opened() -> None:
         assert process.returncode == 130, stderr
         assert b"Traceback" not in stderr
         assert rig.tunnels() == []
+        audit = await run_cli(rig, "audit", "--json")
+        records = [json.loads(line) for line in audit.stdout.splitlines()]
+        interrupted = {r["device_id"] for r in records if r.get("outcome") == "interrupted"}
+        assert interrupted == set(rig.online)
+        created = {r["tunnel_id"] for r in records if r["action"] == "tunnel.create"}
+        deleted = {r["tunnel_id"] for r in records if r["action"] == "tunnel.delete"}
+        assert created == deleted and len(created) == len(rig.online)
 
 
 async def test_audit_records_execs_without_secrets() -> None:
@@ -116,6 +123,13 @@ async def test_audit_records_execs_without_secrets() -> None:
         assert [(r["device_id"], r["outcome"], r["exit_status"]) for r in ends] == [
             (DEVICE, "ok", 0),
             ("boiler_0002", "failed", 1),
+        ]
+        assert [r["action"] for r in records if r.get("device_id") == DEVICE] == [
+            "exec.start",
+            "tunnel.create",
+            "tunnel.close",
+            "tunnel.delete",
+            "exec.end",
         ]
         first = ends[0]
         assert first["command"] == "echo secret-output-text"

@@ -68,8 +68,8 @@ class FleetView:
         self._clear_status()
         done = sum(summary.values())
         self.err.write(
-            f"interrupted after {done} of {self.total} devices; closing the {tunnels} "
-            "tunnels this exec opened\n"
+            f"interrupted after {done} of {self.total} devices; the {tunnels} tunnels this "
+            "exec opened were given back\n"
         )
         self.err.flush()
 

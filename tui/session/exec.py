@@ -184,7 +184,7 @@ async def exec_command(
     tunnel before it propagates.
     """
     started = time.monotonic()
-    tunnels = tunnels or ExecTunnels(client, token_store or TokenStore())
+    tunnels = tunnels or ExecTunnels(client, token_store or TokenStore(), audit=audit)
     command = quote_argv(argv)
     if audit is not None:
         audit.record(EXEC_START, device_id=device_id, command=command)
@@ -209,6 +209,10 @@ async def exec_command(
         status, error = ERROR, str(exc)
     except IoTDAError as exc:
         status, error = ERROR, _platform_words(exc)
+    except asyncio.CancelledError:
+        if audit is not None:
+            audit.record(EXEC_END, device_id=device_id, command=command, outcome="interrupted")
+        raise
     finally:
         if held is not None:
             await _give_back(tunnels, held)

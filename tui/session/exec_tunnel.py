@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from tui.iotda.errors import ErrorCode, IoTDAError
 from tui.iotda.models import DeviceDetail, Tunnel, TunnelCreated
+from tui.session.audit import TUNNEL_CLOSE, TUNNEL_CREATE, TUNNEL_DELETE, AuditLog
 from tui.session.tokens import StoredTunnel, TokenStore
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,10 @@ class ExecTunnels:
         clock: Callable[[], float] = time.time,
         backoff: tuple[float, float] = RATE_LIMIT_BACKOFF,
         on_rate_limited: Callable[[float], None] | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.client = client
+        self.audit = audit
         self.store = store
         self.clock = clock
         self._backoff = backoff
@@ -149,7 +152,7 @@ class ExecTunnels:
                 "no token for; close and delete it first"
             )
         for tunnel in existing:  # ours, with a token too old to use: replace it
-            await self.remove(tunnel.tunnel_id, tunnel.is_open)
+            await self.remove(tunnel.tunnel_id, tunnel.is_open, device_id)
         started = self.clock()
         creating = asyncio.ensure_future(self.call(lambda: self.client.create_tunnel(device_id)))
         try:
@@ -161,6 +164,7 @@ class ExecTunnels:
         stored = StoredTunnel.from_created(
             self.endpoint, self.project_id, device_id, created, now=started
         )
+        self._audit(TUNNEL_CREATE, device_id, created.tunnel_id)
         try:
             self.store.put(stored)
         except OSError as exc:  # the tunnel still works; it just cannot be found again
@@ -176,29 +180,37 @@ class ExecTunnels:
             await asyncio.wait_for(self.remove(created.tunnel_id, True), RELEASE_TIMEOUT)
 
     async def release(self, held: HeldTunnel) -> None:
-        tunnel_id = held.stored.tunnel_id
+        tunnel_id, device_id = held.stored.tunnel_id, held.stored.device_id
         if held.created:
-            await self.remove(tunnel_id, True)
+            await self.remove(tunnel_id, True, device_id)
         elif held.was_closed:
-            await self.close(tunnel_id)
+            await self.close(tunnel_id, device_id)
 
-    async def remove(self, tunnel_id: str, is_open: bool) -> None:
+    async def remove(self, tunnel_id: str, is_open: bool, device_id: str | None = None) -> None:
         if is_open:
-            await self.close(tunnel_id)
+            await self.close(tunnel_id, device_id)
         try:
             await self.call(lambda: self.client.delete_tunnel(tunnel_id))
         except IoTDAError as exc:
             if exc.status != 404:
                 raise
+        else:
+            self._audit(TUNNEL_DELETE, device_id, tunnel_id)
         self.forget(tunnel_id)
 
-    async def close(self, tunnel_id: str) -> None:
+    async def close(self, tunnel_id: str, device_id: str | None = None) -> None:
         try:
             await self.call(lambda: self.client.close_tunnel(tunnel_id))
         except IoTDAError as exc:
             if exc.status not in (400, 404, 409):  # already closed or gone: goal reached
                 raise
             log.info("close of %s: %s", tunnel_id, exc.error_msg)
+        else:
+            self._audit(TUNNEL_CLOSE, device_id, tunnel_id)
+
+    def _audit(self, action: str, device_id: str | None, tunnel_id: str) -> None:
+        if self.audit is not None:
+            self.audit.record(action, device_id=device_id, tunnel_id=tunnel_id, outcome="ok")
 
     def forget(self, tunnel_id: str) -> None:
         with contextlib.suppress(OSError):
