@@ -135,7 +135,7 @@ class ExecTunnels:
             except IoTDAError as exc:
                 if exc.status != 404:
                     raise
-                self.forget(stored.tunnel_id)
+                await self.forget(stored.tunnel_id)
             else:
                 if tunnel.source_connect_state.status == "CONNECTED":
                     raise TunnelUnavailable(
@@ -153,31 +153,37 @@ class ExecTunnels:
             )
         for tunnel in existing:  # ours, with a token too old to use: replace it
             await self.remove(tunnel.tunnel_id, tunnel.is_open, device_id)
-        started = self.clock()
-        creating = asyncio.ensure_future(self.call(lambda: self.client.create_tunnel(device_id)))
+        creating = asyncio.ensure_future(self._create(device_id))
         try:
-            created = await asyncio.shield(creating)
+            stored = await asyncio.shield(creating)
         except asyncio.CancelledError:
             # cancelled mid-request: the tunnel may exist already; it must not be left
             await self._drop_if_created(creating)
             raise
+        return HeldTunnel(stored, created=True, was_closed=False)
+
+    async def _create(self, device_id: str) -> StoredTunnel:
+        started = self.clock()
+        created = await self.call(lambda: self.client.create_tunnel(device_id))
         stored = StoredTunnel.from_created(
             self.endpoint, self.project_id, device_id, created, now=started
         )
         self._audit(TUNNEL_CREATE, device_id, created.tunnel_id)
-        try:
-            self.store.put(stored)
+        try:  # in a thread: the store's fsync must not stall every other exec's stream
+            await asyncio.to_thread(self.store.put, stored)
         except OSError as exc:  # the tunnel still works; it just cannot be found again
             log.warning("token of %s not stored: %s", created.tunnel_id, exc.strerror)
-        return HeldTunnel(stored, created=True, was_closed=False)
+        return stored
 
-    async def _drop_if_created(self, creating: asyncio.Future[TunnelCreated]) -> None:
+    async def _drop_if_created(self, creating: asyncio.Future[StoredTunnel]) -> None:
         try:
-            created = await asyncio.wait_for(creating, RELEASE_TIMEOUT)
+            stored = await asyncio.wait_for(creating, RELEASE_TIMEOUT)
         except Exception:  # it failed, or never answered: nothing to give back
             return
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.remove(created.tunnel_id, True), RELEASE_TIMEOUT)
+            await asyncio.wait_for(
+                self.remove(stored.tunnel_id, True, stored.device_id), RELEASE_TIMEOUT
+            )
 
     async def release(self, held: HeldTunnel) -> None:
         tunnel_id, device_id = held.stored.tunnel_id, held.stored.device_id
@@ -196,7 +202,7 @@ class ExecTunnels:
                 raise
         else:
             self._audit(TUNNEL_DELETE, device_id, tunnel_id)
-        self.forget(tunnel_id)
+        await self.forget(tunnel_id)
 
     async def close(self, tunnel_id: str, device_id: str | None = None) -> None:
         try:
@@ -212,9 +218,9 @@ class ExecTunnels:
         if self.audit is not None:
             self.audit.record(action, device_id=device_id, tunnel_id=tunnel_id, outcome="ok")
 
-    def forget(self, tunnel_id: str) -> None:
+    async def forget(self, tunnel_id: str) -> None:
         with contextlib.suppress(OSError):
-            self.store.remove(self.endpoint, self.project_id, tunnel_id)
+            await asyncio.to_thread(self.store.remove, self.endpoint, self.project_id, tunnel_id)
 
     def _stored(self, tunnel_id: str) -> Any:
         return self.store.get(self.endpoint, self.project_id, tunnel_id)
