@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import signal
 
-from tests.exec.cli import run_cli, start_cli
+import pytest
+
+from tests.exec.cli import cli_argv, cli_env, run_cli, start_cli
 from tests.exec.rig import OFFLINE_DEVICE, TIMEOUT, exec_rig
 
 DEVICE = "boiler_0001"
@@ -150,3 +153,21 @@ async def test_audit_records_execs_without_secrets() -> None:
         assert future.stdout == b"no audit records\n"
         bad = await run_cli(rig, "audit", "--since", "yesterday-ish")
         assert bad.returncode == 2
+
+
+@pytest.mark.parametrize("form", [[DEVICE], ["--all"], ["--all", "--json"]])
+async def test_a_reader_that_stops_early_is_no_error(form: list[str]) -> None:
+    async with exec_rig() as rig:
+        argv = " ".join(
+            shlex.quote(word) for word in cli_argv("exec", *form, "--", "seq", "1", "50000")
+        )
+        process = await asyncio.create_subprocess_shell(
+            f"{argv} | head -1",
+            env=cli_env(rig),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
+        assert stdout.count(b"\n") == 1
+        assert b"Traceback" not in stderr and b"Broken pipe" not in stderr, stderr
+        assert rig.tunnels() == []
