@@ -171,3 +171,17 @@ async def test_a_reader_that_stops_early_is_no_error(form: list[str]) -> None:
         assert stdout.count(b"\n") == 1
         assert b"Traceback" not in stderr and b"Broken pipe" not in stderr, stderr
         assert rig.tunnels() == []
+
+
+async def test_ctrl_c_on_one_device_gives_its_tunnel_back() -> None:
+    async with exec_rig() as rig:
+        process = await start_cli(rig, "exec", DEVICE, "--", "sh", "-c", "echo started; sleep 300")
+        assert process.stdout is not None
+        first = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
+        assert first == b"started\n"  # the command runs: the tunnel is in use
+        assert len(rig.tunnels()) == 1
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
+        assert process.returncode == 130, stderr
+        assert b"Traceback" not in stderr
+        assert rig.tunnels() == []

@@ -56,6 +56,8 @@ def add_exec(sub: argparse._SubParsersAction) -> None:
             "exec",
             parents=[connection_parent()],
             help="run a command on a device (or many) over tunnels",
+            usage="iotunnel exec (DEVICE_ID | --all | --filter TEXT | --devices-file FILE) "
+            "[options] -- COMMAND [ARG...]",
             description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
