@@ -88,7 +88,7 @@ async def test_command_reading_stdin_gets_end_of_file() -> None:
 async def test_timeout_ends_cleanly(relay_mode: str) -> None:
     async with exec_rig(relay_mode=relay_mode) as rig:
         before = set(children_of(os.getpid()))
-        result = await run(rig, ["sh", "-c", "echo started; sleep 300"], timeout=3.0)
+        result = await run(rig, ["sh", "-c", "echo started; sleep 300"], timeout=6.0)
         assert result.status == "timeout" and result.exit_code is None
         assert result.output == b"started\n"
         assert rig.tunnels() == []  # the tunnel it created is deleted again
