@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -113,3 +114,23 @@ async def test_unknown_device_is_an_error_with_the_platform_message() -> None:
         result = await run(rig, ["true"], device="no_such_device")
         assert result.status == "error"
         assert result.error and "HTTP 404" in result.error
+
+
+async def test_device_lost_midway_is_an_error_not_a_timeout() -> None:
+    async with exec_rig() as rig:
+        started = asyncio.Event()
+        task = asyncio.create_task(
+            run(
+                rig,
+                ["sh", "-c", "echo started; sleep 300"],
+                on_output=lambda data: started.set(),
+                timeout=TIMEOUT,
+            )
+        )
+        await asyncio.wait_for(started.wait(), TIMEOUT)
+        await rig.fleet.set_online(DEVICE, False)
+        result = await asyncio.wait_for(task, TIMEOUT)
+        assert result.status == "error", result
+        assert result.error and "disconnected" in result.error
+        assert result.output.startswith(b"started\n")  # (the shell may add "Hangup")
+        assert rig.tunnels() == []
