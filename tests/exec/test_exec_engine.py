@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 import pytest
 
 from tests.agent.helpers import children_of, wait_exit
 from tests.exec.rig import OFFLINE_DEVICE, TIMEOUT, ExecRig, exec_rig
+from tests.support.tls import client_context, make_certificate
 from tui.session.exec import ExecLogin, ExecResult, exec_command
 from tui.session.exec_marker import MARKER_PREFIX
 
@@ -134,3 +136,11 @@ async def test_device_lost_midway_is_an_error_not_a_timeout() -> None:
         assert result.error and "disconnected" in result.error
         assert result.output.startswith(b"started\n")  # (the shell may add "Hangup")
         assert rig.tunnels() == []
+
+
+async def test_over_tls_with_the_platforms_ca(tmp_path: Path) -> None:
+    cert, key = make_certificate(tmp_path)
+    async with exec_rig(tls=(cert, key)) as rig:
+        assert rig.platform.endpoints.ws.startswith("wss://")
+        result = await run(rig, ["echo", "over wss"], ssl_context=client_context(cert))
+        assert (result.status, result.output) == ("ok", b"over wss\n")
