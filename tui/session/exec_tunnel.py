@@ -3,8 +3,9 @@ back as it was found. REST calls refused by the platform's rate limit are retrie
 
 - A stored tunnel whose token is valid is reused, unless a live session (a dashboard's)
   is connected to it: connecting would replace that session and end its shell.
-- Tunnels of the device that this client created but whose tokens ran out are replaced;
-  a tunnel this client holds no token for is someone else's: the exec is refused.
+- Otherwise a tunnel is created; when the platform refuses (400), the device's tunnels
+  are listed: ones this client created but whose tokens ran out are replaced, one this
+  client holds no token for is someone else's and the exec is refused.
 - Release: a tunnel the exec created is closed and deleted (nothing left behind, the
   tenant's tunnel quota untouched); a reused one that was CLOSED is closed again; a
   reused OPEN one is left open.
@@ -143,8 +144,16 @@ class ExecTunnels:
                         "session; close that session first"
                     )
                 return HeldTunnel(stored, created=False, was_closed=not tunnel.is_open)
+        try:  # most devices have no tunnel: try first, look only when refused
+            return await self._create_held(device_id)
+        except IoTDAError as exc:
+            if exc.status != 400:
+                raise
+            refusal = exc
         listed = await self.call(lambda: self.client.list_tunnels(device_id))
         existing = [t for t in listed if t.device_id == device_id]
+        if not existing:
+            raise refusal  # refused for another reason (e.g. not online): its own words
         foreign = [t for t in existing if self._stored(t.tunnel_id) is None]
         if foreign:
             raise TunnelUnavailable(
@@ -153,6 +162,9 @@ class ExecTunnels:
             )
         for tunnel in existing:  # ours, with a token too old to use: replace it
             await self.remove(tunnel.tunnel_id, tunnel.is_open, device_id)
+        return await self._create_held(device_id)
+
+    async def _create_held(self, device_id: str) -> HeldTunnel:
         creating = asyncio.ensure_future(self._create(device_id))
         try:
             stored = await asyncio.shield(creating)
