@@ -38,12 +38,13 @@ def cli_env(rig: ExecRig, **extra: str) -> dict[str, str]:
     return env
 
 
+def cli_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tui.cli", *args]
+
+
 async def start_cli(rig: ExecRig, *args: str, **env: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tui.cli",
-        *args,
+        *cli_argv(*args),
         env=cli_env(rig, **env),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,

@@ -12,12 +12,14 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.agent.helpers import children_of
 from tests.support.platform import RunningPlatform, running_platform
+from tests.support.tls import client_context
 from tui.agent.config import MqttEndpoint
 from tui.agent.fleet import Fleet, FleetDevice
 from tui.iotda.client import IoTDAClient
@@ -49,10 +51,13 @@ class ExecRig:
 
 @contextlib.asynccontextmanager
 async def exec_rig(
-    offline: tuple[str, ...] = (OFFLINE_DEVICE,), relay_mode: str = "iotunnel"
+    offline: tuple[str, ...] = (OFFLINE_DEVICE,),
+    relay_mode: str = "iotunnel",
+    tls: tuple[Path, Path] | None = None,
 ) -> AsyncIterator[ExecRig]:
+    """With `tls` (cert, key) the platform speaks https/mqtts/wss and everyone trusts it."""
     before = set(children_of(os.getpid()))  # e.g. an sshd the test started
-    async with running_platform(relay_mode=relay_mode) as platform:
+    async with running_platform(relay_mode=relay_mode, tls=tls) as platform:
         if platform.endpoints.mqtt is None:
             pytest.skip("the platform has no MQTT gateway here")
         devices = [
@@ -68,13 +73,15 @@ async def exec_rig(
             tunnel_retry_step=0.2,
             mqtt_backoff_initial=0.2,
             mqtt_backoff_max=1.0,
+            ca_file=str(tls[0]) if tls else None,
         )
         try:
             await fleet.start()
             await fleet.wait_connected()
             for device in devices:
                 await platform.wait_device(device.device_id, "ONLINE")
-            async with platform.client() as client:
+            verify = client_context(tls[0]) if tls else True
+            async with platform.client(verify=verify) as client:
                 yield ExecRig(platform, fleet, client)
         finally:
             await fleet.stop()

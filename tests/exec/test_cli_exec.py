@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import signal
 
-from tests.exec.cli import run_cli, start_cli
+import pytest
+
+from tests.exec.cli import cli_argv, cli_env, run_cli, start_cli
 from tests.exec.rig import OFFLINE_DEVICE, TIMEOUT, exec_rig
 
 DEVICE = "boiler_0001"
@@ -104,6 +107,13 @@ async def test_ctrl_c_closes_every_tunnel_the_fleet_opened() -> None:
         assert process.returncode == 130, stderr
         assert b"Traceback" not in stderr
         assert rig.tunnels() == []
+        audit = await run_cli(rig, "audit", "--json")
+        records = [json.loads(line) for line in audit.stdout.splitlines()]
+        interrupted = {r["device_id"] for r in records if r.get("outcome") == "interrupted"}
+        assert interrupted == set(rig.online)
+        created = {r["tunnel_id"] for r in records if r["action"] == "tunnel.create"}
+        deleted = {r["tunnel_id"] for r in records if r["action"] == "tunnel.delete"}
+        assert created == deleted and len(created) == len(rig.online)
 
 
 async def test_audit_records_execs_without_secrets() -> None:
@@ -116,6 +126,13 @@ async def test_audit_records_execs_without_secrets() -> None:
         assert [(r["device_id"], r["outcome"], r["exit_status"]) for r in ends] == [
             (DEVICE, "ok", 0),
             ("boiler_0002", "failed", 1),
+        ]
+        assert [r["action"] for r in records if r.get("device_id") == DEVICE] == [
+            "exec.start",
+            "tunnel.create",
+            "tunnel.close",
+            "tunnel.delete",
+            "exec.end",
         ]
         first = ends[0]
         assert first["command"] == "echo secret-output-text"
@@ -136,3 +153,35 @@ async def test_audit_records_execs_without_secrets() -> None:
         assert future.stdout == b"no audit records\n"
         bad = await run_cli(rig, "audit", "--since", "yesterday-ish")
         assert bad.returncode == 2
+
+
+@pytest.mark.parametrize("form", [[DEVICE], ["--all"], ["--all", "--json"]])
+async def test_a_reader_that_stops_early_is_no_error(form: list[str]) -> None:
+    async with exec_rig() as rig:
+        argv = " ".join(
+            shlex.quote(word) for word in cli_argv("exec", *form, "--", "seq", "1", "50000")
+        )
+        process = await asyncio.create_subprocess_shell(
+            f"{argv} | head -1",
+            env=cli_env(rig),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
+        assert stdout.count(b"\n") == 1
+        assert b"Traceback" not in stderr and b"Broken pipe" not in stderr, stderr
+        assert rig.tunnels() == []
+
+
+async def test_ctrl_c_on_one_device_gives_its_tunnel_back() -> None:
+    async with exec_rig() as rig:
+        process = await start_cli(rig, "exec", DEVICE, "--", "sh", "-c", "echo started; sleep 300")
+        assert process.stdout is not None
+        first = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
+        assert first == b"started\n"  # the command runs: the tunnel is in use
+        assert len(rig.tunnels()) == 1
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
+        assert process.returncode == 130, stderr
+        assert b"Traceback" not in stderr
+        assert rig.tunnels() == []

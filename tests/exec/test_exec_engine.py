@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from pathlib import Path
 
 import pytest
 
 from tests.agent.helpers import children_of, wait_exit
 from tests.exec.rig import OFFLINE_DEVICE, TIMEOUT, ExecRig, exec_rig
+from tests.support.tls import client_context, make_certificate
 from tui.session.exec import ExecLogin, ExecResult, exec_command
 from tui.session.exec_marker import MARKER_PREFIX
 
@@ -88,7 +91,7 @@ async def test_command_reading_stdin_gets_end_of_file() -> None:
 async def test_timeout_ends_cleanly(relay_mode: str) -> None:
     async with exec_rig(relay_mode=relay_mode) as rig:
         before = set(children_of(os.getpid()))
-        result = await run(rig, ["sh", "-c", "echo started; sleep 300"], timeout=3.0)
+        result = await run(rig, ["sh", "-c", "echo started; sleep 300"], timeout=6.0)
         assert result.status == "timeout" and result.exit_code is None
         assert result.output == b"started\n"
         assert rig.tunnels() == []  # the tunnel it created is deleted again
@@ -113,3 +116,31 @@ async def test_unknown_device_is_an_error_with_the_platform_message() -> None:
         result = await run(rig, ["true"], device="no_such_device")
         assert result.status == "error"
         assert result.error and "HTTP 404" in result.error
+
+
+async def test_device_lost_midway_is_an_error_not_a_timeout() -> None:
+    async with exec_rig() as rig:
+        started = asyncio.Event()
+        task = asyncio.create_task(
+            run(
+                rig,
+                ["sh", "-c", "echo started; sleep 300"],
+                on_output=lambda data: started.set(),
+                timeout=TIMEOUT,
+            )
+        )
+        await asyncio.wait_for(started.wait(), TIMEOUT)
+        await rig.fleet.set_online(DEVICE, False)
+        result = await asyncio.wait_for(task, TIMEOUT)
+        assert result.status == "error", result
+        assert result.error and "disconnected" in result.error
+        assert result.output.startswith(b"started\n")  # (the shell may add "Hangup")
+        assert rig.tunnels() == []
+
+
+async def test_over_tls_with_the_platforms_ca(tmp_path: Path) -> None:
+    cert, key = make_certificate(tmp_path)
+    async with exec_rig(tls=(cert, key)) as rig:
+        assert rig.platform.endpoints.ws.startswith("wss://")
+        result = await run(rig, ["echo", "over wss"], ssl_context=client_context(cert))
+        assert (result.status, result.output) == ("ok", b"over wss\n")

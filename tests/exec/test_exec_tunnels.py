@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 from tests.exec.rig import TIMEOUT, ExecRig, exec_rig
@@ -82,3 +83,16 @@ async def test_a_tunnel_with_a_live_session_is_not_taken_over() -> None:
         finally:
             await live.close()
             await asyncio.wait_for(task, TIMEOUT)
+
+
+async def test_our_tunnel_with_an_expired_token_is_replaced() -> None:
+    async with exec_rig() as rig:
+        held = await hold_tunnel(rig)
+        rig.store.put(dataclasses.replace(held, expires_at=time.time() - 1))  # ran out
+        result = await exec_command(
+            rig.client, DEVICE, ["true"], rig.login, timeout=TIMEOUT, token_store=rig.store
+        )
+        assert result.status == "ok", result
+        assert result.tunnel_id != held.tunnel_id
+        assert status_of(rig, held.tunnel_id) is None  # the old one was deleted
+        assert rig.tunnels() == []  # and the new one after the exec

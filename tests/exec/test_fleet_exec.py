@@ -6,8 +6,11 @@ import asyncio
 import contextlib
 import os
 
+import pytest
+
 from tests.agent.helpers import children_of, wait_exit
 from tests.exec.rig import OFFLINE_DEVICE, TIMEOUT, exec_rig
+from tui.session.exec import ExecLogin
 from tui.session.fleet_exec import FINISHED, FleetExec, FleetProgress, list_targets
 
 
@@ -73,3 +76,27 @@ async def test_cancelled_fleet_closes_every_tunnel_it_opened(relay_mode: str) ->
         assert rig.tunnels() == []
         for pid in shells:  # the shells (and their `sleep`) end with their tunnels
             await wait_exit(pid, TIMEOUT)
+
+
+@pytest.mark.parametrize("concurrency", [0, 101])
+def test_concurrency_is_bounded_by_iotdas_login_limit(concurrency: int) -> None:
+    with pytest.raises(ValueError, match="1 to 100"):
+        FleetExec(None, ["true"], ExecLogin("u", "p"), concurrency=concurrency)  # type: ignore[arg-type]
+
+
+async def test_a_failing_progress_display_does_not_stop_the_fleet() -> None:
+    async with exec_rig() as rig:
+
+        def broken(progress: FleetProgress) -> None:
+            raise RuntimeError("display bug")
+
+        fleet = FleetExec(
+            rig.client,
+            ["true"],
+            rig.login,
+            timeout=TIMEOUT,
+            token_store=rig.store,
+            on_progress=broken,
+        )
+        results = await fleet.run(await list_targets(rig.client))
+        assert sorted(r.status for r in results) == ["offline"] + ["ok"] * len(rig.online)

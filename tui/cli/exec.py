@@ -56,6 +56,8 @@ def add_exec(sub: argparse._SubParsersAction) -> None:
             "exec",
             parents=[connection_parent()],
             help="run a command on a device (or many) over tunnels",
+            usage="iotunnel exec (DEVICE_ID | --all | --filter TEXT | --devices-file FILE) "
+            "[options] -- COMMAND [ARG...]",
             description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
@@ -167,6 +169,9 @@ def run_exec(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         return asyncio.run(_main(args, conn, login, targets_file))
+    except BrokenPipeError:  # the fleet view's reader went away
+        _silence_stdout()
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print(
             "iotunnel: interrupted; every tunnel this exec opened was given back", file=sys.stderr
@@ -197,8 +202,11 @@ async def _one(args: argparse.Namespace, client: Any, conn: Connection, login: A
     out = sys.stdout.buffer
 
     def stream(data: bytes) -> None:
-        out.write(data)
-        out.flush()
+        try:
+            out.write(data)
+            out.flush()
+        except BrokenPipeError:  # `… | head` has read enough: the exec still ends cleanly
+            _silence_stdout()
 
     result = await exec_command(
         client,
@@ -255,6 +263,13 @@ async def _fleet(
         raise
     view.finish(fleet.summary())
     return EXIT_OK if results and all(result.ok for result in results) else EXIT_FAILED
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout is gone: send the rest to /dev/null (no error at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 async def _filtered(client: Any, query: str) -> list[Any]:

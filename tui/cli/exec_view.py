@@ -5,6 +5,7 @@ terminal, plain rows otherwise, JSON lines with `--json`; then the summary count
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from typing import Any, TextIO
@@ -28,6 +29,7 @@ class FleetView:
         self.running = 0
         self._status_shown = False
         self._header_shown = False
+        self._gone = False  # the reader of `out` went away
 
     def progress(self, event: FleetProgress) -> None:
         if event.phase != FINISHED or event.result is None:
@@ -38,12 +40,11 @@ class FleetView:
         if event.result.tunnel_id is not None or event.result.status != "offline":
             self.running = max(0, self.running - 1)
         if self.json_lines:
-            self.out.write(json.dumps(event.result.to_json(), ensure_ascii=False) + "\n")
-            self.out.flush()
+            self._write(json.dumps(event.result.to_json(), ensure_ascii=False) + "\n")
             return
         self._clear_status()
         if not self._header_shown:
-            self.out.write(self._row("DEVICE", "STATUS", "EXIT", "TIME", "LAST LINE") + "\n")
+            self._write(self._row("DEVICE", "STATUS", "EXIT", "TIME", "LAST LINE") + "\n")
             self._header_shown = True
         result = event.result
         line = result.last_line() if result.output else (result.error or "")
@@ -54,26 +55,40 @@ class FleetView:
         row = self._row(
             result.device_id, status, exit_code, f"{result.duration_ms / 1000:.2f}s", line
         )
-        self.out.write(self._fit(row) + "\n")
+        self._write(self._fit(row) + "\n")
         self._redraw_status()
 
     def finish(self, summary: dict[str, int]) -> None:
         self._clear_status()
         words = ", ".join(f"{count} {status}" for status, count in summary.items())
         text = f"{sum(summary.values())} devices: {words}\n"
-        (self.err if self.json_lines else self.out).write(text)
-        self.out.flush()
+        if self.json_lines:
+            self.err.write(text)
+        else:
+            self._write(text)
 
     def interrupted(self, summary: dict[str, int], tunnels: int) -> None:
         self._clear_status()
         done = sum(summary.values())
         self.err.write(
-            f"interrupted after {done} of {self.total} devices; closing the {tunnels} "
-            "tunnels this exec opened\n"
+            f"interrupted after {done} of {self.total} devices; the {tunnels} tunnels this "
+            "exec opened were given back\n"
         )
         self.err.flush()
 
     # --- drawing -------------------------------------------------------------------------
+
+    def _write(self, text: str) -> None:
+        if self._gone:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except BrokenPipeError:  # `… | head` read enough: the fleet still runs to its end
+            self._gone = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.out.fileno())
+            os.close(devnull)
 
     @staticmethod
     def _row(device: str, status: str, exit_code: str, took: str, line: Any) -> str:
@@ -90,11 +105,10 @@ class FleetView:
             return
         filled = BAR_WIDTH * self.done // max(self.total, 1)
         bar = "█" * filled + "░" * (BAR_WIDTH - filled)
-        self.out.write(f"\r\x1b[K{bar} {self.done}/{self.total} done, {self.running} running")
-        self.out.flush()
+        self._write(f"\r\x1b[K{bar} {self.done}/{self.total} done, {self.running} running")
         self._status_shown = True
 
     def _clear_status(self) -> None:
         if self._status_shown:
-            self.out.write("\r\x1b[K")
+            self._write("\r\x1b[K")
             self._status_shown = False

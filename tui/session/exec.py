@@ -22,7 +22,6 @@ from tui.iotda.errors import IoTDAError
 from tui.iotda.redact import mask
 from tui.session.audit import EXEC_END, EXEC_START, AuditLog
 from tui.session.events import (
-    DeviceReady,
     Ended,
     LoginAccepted,
     Output,
@@ -109,7 +108,6 @@ class _Run:
         self.done = asyncio.Event()
         self.status: str | None = None
         self.error: str | None = None
-        self.device_ready = False
 
     def on_event(self, event: SessionEvent) -> None:
         if isinstance(event, Output):
@@ -118,14 +116,12 @@ class _Run:
             if self.scanner.finished is not None:
                 code = self.scanner.finished.exit_code
                 self._finish(OK if code == 0 else FAILED)
-        elif isinstance(event, DeviceReady):
-            self.device_ready = True
         elif isinstance(event, LoginAccepted):
             self.logged_in.set()
         elif isinstance(event, PeerDisconnected):
             if event.status_code == "400" and not self.scanner.started:
                 self._finish(LOGIN_FAILED, event.status_msg or "login failed")
-            elif event.status_code in ("408", "410", "401", "200", "4000"):
+            else:  # the shell or the tunnel is gone: the markers will never come
                 self._finish(ERROR, _disconnect_words(event))
         elif isinstance(event, Ended):
             self._finish(ERROR, f"tunnel session ended: {event.reason}")
@@ -184,7 +180,7 @@ async def exec_command(
     tunnel before it propagates.
     """
     started = time.monotonic()
-    tunnels = tunnels or ExecTunnels(client, token_store or TokenStore())
+    tunnels = tunnels or ExecTunnels(client, token_store or TokenStore(), audit=audit)
     command = quote_argv(argv)
     if audit is not None:
         audit.record(EXEC_START, device_id=device_id, command=command)
@@ -209,6 +205,10 @@ async def exec_command(
         status, error = ERROR, str(exc)
     except IoTDAError as exc:
         status, error = ERROR, _platform_words(exc)
+    except asyncio.CancelledError:
+        if audit is not None:
+            audit.record(EXEC_END, device_id=device_id, command=command, outcome="interrupted")
+        raise
     finally:
         if held is not None:
             await _give_back(tunnels, held)

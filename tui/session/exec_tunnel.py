@@ -3,8 +3,9 @@ back as it was found. REST calls refused by the platform's rate limit are retrie
 
 - A stored tunnel whose token is valid is reused, unless a live session (a dashboard's)
   is connected to it: connecting would replace that session and end its shell.
-- Tunnels of the device that this client created but whose tokens ran out are replaced;
-  a tunnel this client holds no token for is someone else's: the exec is refused.
+- Otherwise a tunnel is created; when the platform refuses (400), the device's tunnels
+  are listed: ones this client created but whose tokens ran out are replaced, one this
+  client holds no token for is someone else's and the exec is refused.
 - Release: a tunnel the exec created is closed and deleted (nothing left behind, the
   tenant's tunnel quota untouched); a reused one that was CLOSED is closed again; a
   reused OPEN one is left open.
@@ -23,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from tui.iotda.errors import ErrorCode, IoTDAError
 from tui.iotda.models import DeviceDetail, Tunnel, TunnelCreated
+from tui.session.audit import TUNNEL_CLOSE, TUNNEL_CREATE, TUNNEL_DELETE, AuditLog
 from tui.session.tokens import StoredTunnel, TokenStore
 
 log = logging.getLogger(__name__)
@@ -100,8 +102,10 @@ class ExecTunnels:
         clock: Callable[[], float] = time.time,
         backoff: tuple[float, float] = RATE_LIMIT_BACKOFF,
         on_rate_limited: Callable[[float], None] | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.client = client
+        self.audit = audit
         self.store = store
         self.clock = clock
         self._backoff = backoff
@@ -132,7 +136,7 @@ class ExecTunnels:
             except IoTDAError as exc:
                 if exc.status != 404:
                     raise
-                self.forget(stored.tunnel_id)
+                await self.forget(stored.tunnel_id)
             else:
                 if tunnel.source_connect_state.status == "CONNECTED":
                     raise TunnelUnavailable(
@@ -140,8 +144,16 @@ class ExecTunnels:
                         "session; close that session first"
                     )
                 return HeldTunnel(stored, created=False, was_closed=not tunnel.is_open)
+        try:  # most devices have no tunnel: try first, look only when refused
+            return await self._create_held(device_id)
+        except IoTDAError as exc:
+            if exc.status != 400:
+                raise
+            refusal = exc
         listed = await self.call(lambda: self.client.list_tunnels(device_id))
         existing = [t for t in listed if t.device_id == device_id]
+        if not existing:
+            raise refusal  # refused for another reason (e.g. not online): its own words
         foreign = [t for t in existing if self._stored(t.tunnel_id) is None]
         if foreign:
             raise TunnelUnavailable(
@@ -149,60 +161,78 @@ class ExecTunnels:
                 "no token for; close and delete it first"
             )
         for tunnel in existing:  # ours, with a token too old to use: replace it
-            await self.remove(tunnel.tunnel_id, tunnel.is_open)
-        started = self.clock()
-        creating = asyncio.ensure_future(self.call(lambda: self.client.create_tunnel(device_id)))
+            await self.remove(tunnel.tunnel_id, tunnel.is_open, device_id)
+        return await self._create_held(device_id)
+
+    async def _create_held(self, device_id: str) -> HeldTunnel:
+        creating = asyncio.ensure_future(self._create(device_id))
         try:
-            created = await asyncio.shield(creating)
+            stored = await asyncio.shield(creating)
         except asyncio.CancelledError:
             # cancelled mid-request: the tunnel may exist already; it must not be left
             await self._drop_if_created(creating)
             raise
+        return HeldTunnel(stored, created=True, was_closed=False)
+
+    async def _create(self, device_id: str) -> StoredTunnel:
+        started = self.clock()
+        created = await self.call(lambda: self.client.create_tunnel(device_id))
         stored = StoredTunnel.from_created(
             self.endpoint, self.project_id, device_id, created, now=started
         )
-        try:
-            self.store.put(stored)
+        self._audit(TUNNEL_CREATE, device_id, created.tunnel_id)
+        try:  # in a thread: the store's fsync must not stall every other exec's stream
+            await asyncio.to_thread(self.store.put, stored)
         except OSError as exc:  # the tunnel still works; it just cannot be found again
             log.warning("token of %s not stored: %s", created.tunnel_id, exc.strerror)
-        return HeldTunnel(stored, created=True, was_closed=False)
+        return stored
 
-    async def _drop_if_created(self, creating: asyncio.Future[TunnelCreated]) -> None:
+    async def _drop_if_created(self, creating: asyncio.Future[StoredTunnel]) -> None:
         try:
-            created = await asyncio.wait_for(creating, RELEASE_TIMEOUT)
+            stored = await asyncio.wait_for(creating, RELEASE_TIMEOUT)
         except Exception:  # it failed, or never answered: nothing to give back
             return
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.remove(created.tunnel_id, True), RELEASE_TIMEOUT)
+            await asyncio.wait_for(
+                self.remove(stored.tunnel_id, True, stored.device_id), RELEASE_TIMEOUT
+            )
 
     async def release(self, held: HeldTunnel) -> None:
-        tunnel_id = held.stored.tunnel_id
+        tunnel_id, device_id = held.stored.tunnel_id, held.stored.device_id
         if held.created:
-            await self.remove(tunnel_id, True)
+            await self.remove(tunnel_id, True, device_id)
         elif held.was_closed:
-            await self.close(tunnel_id)
+            await self.close(tunnel_id, device_id)
 
-    async def remove(self, tunnel_id: str, is_open: bool) -> None:
+    async def remove(self, tunnel_id: str, is_open: bool, device_id: str | None = None) -> None:
         if is_open:
-            await self.close(tunnel_id)
+            await self.close(tunnel_id, device_id)
         try:
             await self.call(lambda: self.client.delete_tunnel(tunnel_id))
         except IoTDAError as exc:
             if exc.status != 404:
                 raise
-        self.forget(tunnel_id)
+        else:
+            self._audit(TUNNEL_DELETE, device_id, tunnel_id)
+        await self.forget(tunnel_id)
 
-    async def close(self, tunnel_id: str) -> None:
+    async def close(self, tunnel_id: str, device_id: str | None = None) -> None:
         try:
             await self.call(lambda: self.client.close_tunnel(tunnel_id))
         except IoTDAError as exc:
             if exc.status not in (400, 404, 409):  # already closed or gone: goal reached
                 raise
             log.info("close of %s: %s", tunnel_id, exc.error_msg)
+        else:
+            self._audit(TUNNEL_CLOSE, device_id, tunnel_id)
 
-    def forget(self, tunnel_id: str) -> None:
+    def _audit(self, action: str, device_id: str | None, tunnel_id: str) -> None:
+        if self.audit is not None:
+            self.audit.record(action, device_id=device_id, tunnel_id=tunnel_id, outcome="ok")
+
+    async def forget(self, tunnel_id: str) -> None:
         with contextlib.suppress(OSError):
-            self.store.remove(self.endpoint, self.project_id, tunnel_id)
+            await asyncio.to_thread(self.store.remove, self.endpoint, self.project_id, tunnel_id)
 
     def _stored(self, tunnel_id: str) -> Any:
         return self.store.get(self.endpoint, self.project_id, tunnel_id)

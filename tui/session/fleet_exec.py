@@ -77,7 +77,7 @@ class FleetExec:
         self.concurrency = concurrency
         self.timeout = timeout
         self._tunnels = ExecTunnels(
-            client, token_store or TokenStore(), on_rate_limited=self._rate_limited
+            client, token_store or TokenStore(), on_rate_limited=self._rate_limited, audit=audit
         )
         self._on_progress = on_progress
         self._on_output = on_output
