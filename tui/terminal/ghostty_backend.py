@@ -30,7 +30,14 @@ from tui.terminal.backend import (
     TitleChange,
 )
 from tui.terminal.ghostty_input import InputEncoder
-from tui.terminal.ghostty_native import RowReader, check, display_text, scroll_viewport
+from tui.terminal.ghostty_native import (
+    RowReader,
+    check,
+    display_text,
+    format_rows,
+    hyperlink_at,
+    scroll_viewport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +285,22 @@ class GhosttyBackend:
 
     def row_text(self, y: int) -> str:
         return "".join(text for text, _ in self.row_runs(y)).rstrip()
+
+    def text_lines(self) -> list[str]:
+        """History then screen, one string per row (what search looks through), in one
+        call to the library's formatter."""
+        self._refresh()
+        expected = self._history_len + self._lines
+        lines = format_rows(self._t, self._columns, self._lines)
+        if len(lines) > expected:  # never expected; keep line numbers honest anyway
+            lines = lines[len(lines) - expected :]
+        return lines + [""] * (expected - len(lines))  # the formatter trims blank rows
+
+    def hyperlink_at(self, x: int, y: int) -> str | None:
+        """The OSC 8 target of the cell at (x, y) of the live screen, if any."""
+        if not (0 <= x < self._columns and 0 <= y < self._lines):
+            return None
+        return hyperlink_at(self._t, x, y)
 
     def history_text(self) -> list[str]:
         return [

@@ -27,11 +27,13 @@ from textual.widget import Widget
 from tui.terminal.backend import Attrs, BellRang, Run, TerminalBackend, TitleChange
 from tui.terminal.backends import make_backend
 from tui.terminal.feeder import HIGH_WATER_BYTES, LOW_WATER_BYTES, OutputQueue
+from tui.terminal.links import LINK_CLASS, HyperlinkSupport
 from tui.terminal.mouse import MouseForwarding
 from tui.terminal.paste import PasteConfirm
 from tui.terminal.pyte_backend import MAX_CACHED_STYLES, PyteBackend
 from tui.terminal.render import fit_text, row_segments, style_for, with_meta
 from tui.terminal.scrollback import INDICATOR_CLASS, ScrollbackView
+from tui.terminal.search import CURRENT_MATCH_CLASS, MATCH_CLASS, PROMPT_CLASS, ScrollbackSearch
 from tui.terminal.selection import SelectionSupport
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,15 @@ MAX_PLACED_STYLES = 1 << 16  # (attrs, offset, row) -> Style; bounded, rebuilt o
 RESIZE_DEBOUNCE_SECONDS = 0.15
 
 
-class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, can_focus=True):
+class TerminalPane(
+    ScrollbackView,
+    ScrollbackSearch,
+    SelectionSupport,
+    HyperlinkSupport,
+    MouseForwarding,
+    Widget,
+    can_focus=True,
+):
     """A terminal emulator pane: bytes in through `feed`, key bytes out through `on_input`."""
 
     DEFAULT_CSS = """
@@ -54,9 +64,31 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
     TerminalPane > .terminal-pane--scrollback {
         text-style: bold reverse;
     }
+    TerminalPane > .terminal-pane--match {
+        background: $warning 50%;
+    }
+    TerminalPane > .terminal-pane--match-current {
+        background: $warning;
+        color: $background;
+        text-style: bold;
+    }
+    TerminalPane > .terminal-pane--prompt {
+        background: $panel;
+        color: $foreground;
+    }
+    TerminalPane > .terminal-pane--link {
+        background: $panel;
+        color: $accent;
+    }
     """
 
-    COMPONENT_CLASSES = {INDICATOR_CLASS}  # the "[lines back/history]" label
+    COMPONENT_CLASSES = {  # the "[lines back/history]" label, search, the link line
+        INDICATOR_CLASS,
+        MATCH_CLASS,
+        CURRENT_MATCH_CLASS,
+        PROMPT_CLASS,
+        LINK_CLASS,
+    }
 
     BINDINGS = [
         Binding("ctrl+right_square_bracket", "leave", "Leave terminal", id="terminal.leave"),
@@ -84,6 +116,13 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
 
     class LeaveRequested(Message):
         """The user pressed the leave key (binding id `terminal.leave`)."""
+
+    class LinkHovered(Message):
+        """The mouse moved onto an OSC 8 hyperlink (`url`) or off one (`url` is None)."""
+
+        def __init__(self, url: str | None) -> None:
+            super().__init__()
+            self.url = url
 
     def __init__(
         self,
@@ -324,7 +363,11 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         if selection is not None:
             style = self.screen.get_component_rich_style("screen--selection")
             strip = self._highlight(strip, y, selection, style)
-        return self._with_indicator(strip, y, width)
+        if self._search is not None:
+            strip = self._with_matches(strip, y, self._row_text(y))
+        strip = self._with_indicator(strip, y, width)
+        strip = self._with_link_line(strip, y, width)
+        return self._with_prompt(strip, y, width)
 
     def _render_row(self, y: int, width: int) -> Strip:
         backend = self._backend
@@ -413,6 +456,10 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
     def on_key(self, event: events.Key) -> None:
         if self._own_binding(event.key):
             return  # let the binding (leave, scrollback) fire
+        if self._search_key(event):  # the scrollback view's own keys (/, n, N, escape)
+            event.stop()
+            event.prevent_default()
+            return
         if event.key == "ctrl+c" and self.text_selection is not None:
             return  # the screen's copy binding takes it while text is selected
         data = self._backend.encode_key(event.key, event.character)
