@@ -84,6 +84,9 @@ _strings = st.sampled_from(
         "\x1b=",
         "\x1b>",
         "\x1b#8",
+        "\x1b[K",
+        "\x1b[0K",
+        "y" * 20,  # with the 20-column screen: a pending wrap before an EL
     ]
 )
 _text = st.sampled_from(

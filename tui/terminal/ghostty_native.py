@@ -120,7 +120,7 @@ class RowReader:
         self._ref = ffi.new("GhosttyGridRef*")
         self._ref.size = ffi.sizeof("GhosttyGridRef")
         self._attrs: dict[bytes, Attrs] = {}  # style bytes -> Attrs, across updates
-        self._looks: dict[tuple[int, int], tuple[Attrs, bool]] = {}  # this update only
+        self._looks: dict[tuple[int, int], Attrs] = {}  # this update only
         self._ref_row = -1
         self._ref_node = 0
 
@@ -223,7 +223,7 @@ class RowReader:
             row = start // columns
             y = ys[row]
             if run_key == 0:
-                attrs, invisible = DEFAULT_ATTRS, False
+                attrs = DEFAULT_ATTRS
             else:
                 styled = run_key & 0xFFFF
                 look_key = (self._row_ref(y), run_key) if styled else (0, run_key)
@@ -232,15 +232,12 @@ class RowReader:
                     if styled:
                         self._ref.x = start - row * columns  # the row's ref is current
                     found = looks[look_key] = self._look(run_key)
-                attrs, invisible = found
-            if invisible:  # concealed text (SGR 8) is not shown, as in xterm
-                piece = " " * (end - start)
-            else:
-                piece = text[start:end] if chars is None else "".join(chars[start:end])
-                if has_tails:
-                    piece = piece.replace("\x00", "")
-                if not piece.isascii():
-                    _remember_display(piece, end - start)
+                attrs = found
+            piece = text[start:end] if chars is None else "".join(chars[start:end])
+            if has_tails:
+                piece = piece.replace("\x00", "")
+            if not piece.isascii():
+                _remember_display(piece, end - start)
             out[y].append((piece, attrs))
         return out
 
@@ -254,15 +251,13 @@ class RowReader:
             self._ref_node = int(ffi.cast("uintptr_t", self._ref.node))
         return self._ref_node
 
-    def _look(self, run_key: int) -> tuple[Attrs, bool]:
+    def _look(self, run_key: int) -> Attrs:
         if run_key & 0xFFFF:
             check(lib.ghostty_grid_ref_style(self._ref, self._style), "cell style")
-            style = self._style
-            invisible = bool(style.invisible)
         else:
             lib.ghostty_style_default(self._style)
             self._style.size = ffi.sizeof("GhosttyStyle")
-            style, invisible = self._style, False
+        style = self._style
         bg_cell = run_key >> _BG_KEY_SHIFT
         link = bool(run_key >> 16 & 1)
         cache_key = self._style_bytes[:] + bg_cell.to_bytes(8, "little") + bytes([link])
@@ -271,7 +266,7 @@ class RowReader:
             if len(self._attrs) >= MAX_CACHED_STYLES:
                 self._attrs.clear()  # bounded: truecolour output has endless styles
             attrs = self._attrs[cache_key] = _to_attrs(style, bg_cell, link)
-        return attrs, invisible
+        return attrs
 
     def _with_graphemes(
         self, text: str, cells: list[int], ys: list[int], columns: int
@@ -348,6 +343,7 @@ def _to_attrs(style: object, bg_cell: int, link: bool) -> Attrs:
         reverse=bool(style.inverse),
         blink=bool(style.blink),
         dim=bool(style.faint),
+        conceal=bool(style.invisible),
     )
 
 

@@ -29,6 +29,7 @@ def style_for(attrs: Attrs) -> Style:
         strike=attrs.strikethrough or None,
         reverse=attrs.reverse or None,
         blink=attrs.blink or None,
+        conceal=attrs.conceal or None,
     )
 
 
