@@ -86,7 +86,7 @@ _strings = st.sampled_from(
         "\x1b#8",
         "\x1b[K",
         "\x1b[0K",
-        "y" * 20,  # with the 20-column screen: a pending wrap before an EL
+        "y" * 20,  # with the 20-column screen: a pending wrap
     ]
 )
 _text = st.sampled_from(

@@ -11,7 +11,6 @@ reads the dirty rows; rows are turned into runs lazily, all missing rows in one 
 from __future__ import annotations
 
 import logging
-import re
 import weakref
 from collections.abc import Callable
 
@@ -43,8 +42,6 @@ from tui.terminal.ghostty_native import (
 log = logging.getLogger(__name__)
 
 _MOUSE_MODES = (MOUSE_ANY, MOUSE_BUTTON, MOUSE_NORMAL, MOUSE_X10)
-_EL0 = re.compile(rb"(\x1b\[0?K)")
-_EL0_PREFIXES = (b"\x1b[0", b"\x1b[", b"\x1b")
 _MODE_NUMBERS = (1, 66, 2004, 1006, 1004, *_MOUSE_MODES)
 
 
@@ -90,7 +87,6 @@ class GhosttyBackend:
         self._set(lib.GHOSTTY_TERMINAL_OPT_TITLE_CHANGED, self._callbacks[2])
         self.input = InputEncoder(self._t)
         self._columns, self._lines = columns, lines
-        self._carry = b""  # the start of a possible EL held back until the next feed
         self._events: list[TerminalEvent] = []
         self._rows: dict[int, list[Run]] = {}  # runs of live screen rows, by y
         self._history: dict[int, list[Run]] = {}  # runs of scrollback rows, by index
@@ -115,35 +111,13 @@ class GhosttyBackend:
     # --- input ----------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        if self._carry:
-            data, self._carry = self._carry + data, b""
-        for partial in _EL0_PREFIXES:  # an EL split across chunks must still be seen
-            if data.endswith(partial):
-                data, self._carry = data[: -len(partial)], partial
-                break
         if b"\x7f" in data:
             # DEL is a no-op for xterm and tmux; libghostty-vt 0.1 draws it in a cell.
             data = data.replace(b"\x7f", b"")
-        if b"\x1b[K" in data or b"\x1b[0K" in data:
-            self._feed_erasing(data)
-        else:
-            lib.ghostty_terminal_vt_write(self._t, data, len(data))
+        lib.ghostty_terminal_vt_write(self._t, data, len(data))
         self._stale = True
         self._modes = None
         self._history.clear()
-
-    def _feed_erasing(self, data: bytes) -> None:
-        """Feed `data`, skipping an erase-to-end-of-line (EL 0) issued while a wrap is
-        pending: tmux and xterm.js (and so what users see in them) erase nothing there,
-        libghostty-vt erases the last column (`ls --color` and grep write such ELs)."""
-        write, terminal = lib.ghostty_terminal_vt_write, self._t
-        for piece in _EL0.split(data):
-            if piece in (b"\x1b[K", b"\x1b[0K") and self._get(
-                lib.GHOSTTY_TERMINAL_DATA_CURSOR_PENDING_WRAP, self._bool
-            ):
-                continue
-            if piece:
-                write(terminal, piece, len(piece))
 
     def resize(self, columns: int, lines: int) -> None:
         columns, lines = max(1, columns), max(1, lines)
@@ -154,7 +128,6 @@ class GhosttyBackend:
         self._invalidate()
 
     def reset(self) -> None:
-        self._carry = b""
         lib.ghostty_terminal_reset(self._t)
         # A full reset keeps scrollback in Ghostty; a fresh terminal forgets it.
         self._limit_scrollback(0)
