@@ -39,6 +39,8 @@ from tui.terminal.selection import SelectionSupport
 log = logging.getLogger(__name__)
 
 FRAME_SECONDS = 1 / 60
+FLOOD_FRAME_SECONDS = 1 / 20  # while output floods in (see _schedule_paint)
+FLOOD_BYTES = 64 << 10  # output since the last frame that makes it a flood
 MAX_PLACED_STYLES = 1 << 16  # (attrs, offset, row) -> Style; bounded, rebuilt on demand
 RESIZE_DEBOUNCE_SECONDS = 0.15
 
@@ -175,6 +177,9 @@ class TerminalPane(
         self._history_seen = 0
         self._last_paint = 0.0
         self._paint_timer: Timer | None = None
+        self._paint_due = 0.0
+        self._fed = False  # output reached the emulator since its dirty rows were read
+        self._fed_bytes = 0  # bytes fed since the last frame
         self._resize_timer: Timer | None = None
         self._reported_size: tuple[int, int] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -244,6 +249,7 @@ class TerminalPane(
             self._drain_task = asyncio.get_running_loop().create_task(self._queue.drain())
 
     def _feed_backend(self, data: bytes) -> None:
+        self._fed_bytes += len(data)
         try:
             self._backend.feed(data)
         except Exception as exc:
@@ -279,27 +285,58 @@ class TerminalPane(
                 self.post_message(self.TitleChanged(event.title))
             elif isinstance(event, BellRang):
                 self.post_message(self.Bell())
-        dirty = backend.take_dirty()
-        for y in dirty:
-            self._strips.pop(y, None)
-        self._dirty |= dirty
+        self._fed = True
+        if not self._flooding():
+            self._take_dirty()  # caught up: strips are fresh for whoever draws next
         if self._follow_history():
             self._dirty.update(range(backend.lines))
         self._schedule_paint()
 
+    def _take_dirty(self) -> None:
+        """The emulator's changed rows since the last look (once per frame in a flood:
+        reading them costs a render-state update)."""
+        self._fed = False
+        dirty = self._backend.take_dirty()
+        for y in dirty:
+            self._strips.pop(y, None)
+        self._dirty |= dirty
+
     def _schedule_paint(self) -> None:
-        if not self.is_mounted or not self._dirty:
+        if not self.is_mounted or not (self._dirty or self._fed):
             return
-        wait = self._last_paint + FRAME_SECONDS - perf_counter()
-        if wait <= 0:
+        # While a flood is still queued, paint less often: a frame of Textual's
+        # compositor costs as much as megabytes of emulation, and nobody reads text
+        # scrolling past at 60 frames a second. Caught up, the next paint is at once.
+        frame = FLOOD_FRAME_SECONDS if self._flooding() else FRAME_SECONDS
+        due = self._last_paint + frame
+        now = perf_counter()
+        if due <= now:
             self._paint()
-        elif self._paint_timer is None:
-            self._paint_timer = self.set_timer(wait, self._paint)
+        elif self._paint_timer is None or due < self._paint_due:
+            if self._paint_timer is not None:
+                self._paint_timer.stop()
+            self._paint_due = due
+            self._paint_timer = self.set_timer(due - now, self._paint)
+
+    def _flooding(self) -> bool:
+        """Output is arriving faster than anyone reads it (queued, or a lot since the
+        last frame)."""
+        return bool(self._queue.pending_bytes) or self._fed_bytes >= FLOOD_BYTES
 
     def _paint(self) -> None:
+        if self._paint_timer is not None:
+            self._paint_timer.stop()
         self._paint_timer = None
         self._last_paint = perf_counter()
+        self._fed_bytes = 0
+        if self._fed:
+            try:
+                self._take_dirty()
+            except Exception as exc:
+                self._backend_failed(exc)
         dirty, self._dirty = self._dirty, set()
+        if not dirty:
+            return
         if len(dirty) * 2 >= self._backend.lines:
             self.refresh()
             return
