@@ -29,9 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui.terminal.backends import make_backend  # noqa: E402
+from tui.terminal.backends import make_backend
 
 CHUNK = 2048  # what the pane feeds the emulator per call
+FRAME_SETTLE = 0.05  # after the drain, the pane's last (throttled) frame
 DIRTY_EVERY = 32  # the pane reads dirty rows once per ~4 ms slice, about 64 KB here
 SIZES = ((80, 24), (200, 50))
 
@@ -176,8 +177,11 @@ def bench_ingest(runs: int, size: int, pyte_size: int, ghostty: bool) -> None:
 # --- the pane as a whole -------------------------------------------------------------
 
 
-async def pane_drain(data: bytes, backend_name: str, keys: bool) -> tuple[float, list[float]]:
-    """Seconds to drain `data` through a mounted pane at 120x40; key delays if `keys`."""
+async def pane_drain(
+    data: bytes, backend_name: str, keys: bool
+) -> tuple[float, list[float], float]:
+    """Seconds to drain `data` through a mounted pane at 120x40, key delays if `keys`,
+    and the CPU seconds it took (robust to other processes on a shared machine)."""
     from textual import events
     from textual.app import App, ComposeResult
 
@@ -209,6 +213,7 @@ async def pane_drain(data: bytes, backend_name: str, keys: bool) -> tuple[float,
         pane.focus()
         await pane.wait_drained(10)
         start = time.perf_counter()
+        cpu_start = time.process_time()
 
         async def transport() -> None:
             # Output arrives in 64 KB reads as fast as the pane's backpressure lets it in.
@@ -225,26 +230,35 @@ async def pane_drain(data: bytes, backend_name: str, keys: bool) -> tuple[float,
             await asyncio.sleep(0.02 if keys else 0.005)
         await feeder
         await pane.wait_drained(60)
+        await asyncio.sleep(FRAME_SETTLE)  # the last frame is painted too
         elapsed = time.perf_counter() - start
-    return elapsed, delays
+        cpu = time.process_time() - cpu_start
+    return elapsed, delays, cpu
 
 
 def bench_pane(runs: int, size: int, backend_name: str) -> None:
     data = b"".join(make(size // 3, 120, 40) for make in PAYLOADS.values())
     mb = len(data) / 1e6
-    alone = mb / median([backend_slices(data, 120, 40, backend_name) for _ in range(runs)])
-    whole = []
+    alone_wall, alone_cpu = [], []
     for _ in range(runs):
-        elapsed, _ = asyncio.run(pane_drain(data, backend_name, keys=False))
+        cpu_start = time.process_time()
+        alone_wall.append(backend_slices(data, 120, 40, backend_name))
+        alone_cpu.append(time.process_time() - cpu_start)
+    whole, whole_cpu = [], []
+    for _ in range(runs):
+        elapsed, _, cpu = asyncio.run(pane_drain(data, backend_name, keys=False))
         whole.append(elapsed)
-    pane_rate = mb / median(whole)
+        whole_cpu.append(cpu)
+    alone, pane_rate = mb / median(alone_wall), mb / median(whole)
+    cpu_ratio = median(alone_cpu) / median(whole_cpu)
     print(
         f"pane 120x40 ({backend_name}), {mb:.0f} MB mixed flood: pane {pane_rate:.1f} MB/s,"
         f" backend alone {alone:.1f} MB/s, ratio {pane_rate / alone:.2f}"
+        f" (CPU time ratio {cpu_ratio:.2f})"
     )
     all_delays: list[float] = []
     for _ in range(runs):
-        _, delays = asyncio.run(pane_drain(data, backend_name, keys=True))
+        _, delays, _ = asyncio.run(pane_drain(data, backend_name, keys=True))
         all_delays += delays
     all_delays.sort()
     p50 = median(all_delays) * 1000
@@ -277,10 +291,14 @@ async def repaint_once(cols: int, rows: int, backend_name: str, runs: int) -> fl
         backend = pane.backend
         times = []
         for _ in range(runs * 10):
-            pane._strips.clear()  # noqa: SLF001 - a cold strip cache is the point
-            rows_cache = getattr(backend, "_rows", None)
-            if rows_cache is not None:
-                rows_cache.clear()  # and Ghostty's rows re-read from the render state
+            # Cold: the pane's strips and styles, and the backend's rows and style
+            # lookups, are all rebuilt, as after a resize or a screen of new output.
+            pane._strips.clear()
+            pane._placed_styles.clear()
+            pane._styles.clear()
+            if hasattr(backend, "_rows"):
+                backend._rows.clear()
+                backend._reader.new_update()
             start = time.perf_counter()
             for y in range(rows):
                 pane.render_line(y)
@@ -291,10 +309,10 @@ async def repaint_once(cols: int, rows: int, backend_name: str, runs: int) -> fl
 def bench_repaint(runs: int, backends: list[str]) -> None:
     print(f"full repaint (every row rebuilt from the emulator), median of {runs * 10}")
     for backend_name in backends:
-        figures = [
-            f"{cols}x{rows} {asyncio.run(repaint_once(cols, rows, backend_name, runs)) * 1000:.2f} ms"
-            for cols, rows in SIZES
-        ]
+        figures = []
+        for cols, rows in SIZES:
+            seconds = asyncio.run(repaint_once(cols, rows, backend_name, runs))
+            figures.append(f"{cols}x{rows} {seconds * 1000:.2f} ms")
         print(f"  {backend_name:<8} " + ", ".join(figures))
 
 

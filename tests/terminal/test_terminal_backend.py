@@ -327,3 +327,15 @@ def test_line_drawing_charsets_work_in_utf8() -> None:
     b = backend()
     b.feed("\x1b(0lqk\x1b(B lqk\r\n\x1b)0\x0eqx\x0fqx 中".encode())
     assert rows_of(b)[:2] == ["┌─┐ lqk", "─│qx 中"]
+
+
+def test_history_counts_do_not_jump_through_the_alternate_screen() -> None:
+    b = backend(rows=3)
+    b.feed(b"".join(b"line %d\r\n" % i for i in range(10)))
+    held, total = b.history_len, b.history_total
+    b.feed(b"\x1b[?1049hfull screen\x1b[2J")
+    assert (b.history_len, b.history_total) == (held, total)
+    b.feed(b"\x1b[?1049l")
+    assert (b.history_len, b.history_total) == (held, total)
+    b.feed(b"one more\r\n")
+    assert b.history_total == total + 1

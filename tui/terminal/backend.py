@@ -23,6 +23,7 @@ class Attrs(NamedTuple):
     reverse: bool = False
     blink: bool = False
     dim: bool = False
+    conceal: bool = False  # SGR 8: the text is kept (copy, search) but not shown
 
 
 DEFAULT_ATTRS = Attrs()

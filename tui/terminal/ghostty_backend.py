@@ -30,7 +30,14 @@ from tui.terminal.backend import (
     TitleChange,
 )
 from tui.terminal.ghostty_input import InputEncoder
-from tui.terminal.ghostty_native import RowReader, check, display_text, scroll_viewport
+from tui.terminal.ghostty_native import (
+    RowReader,
+    check,
+    display_text,
+    format_rows,
+    hyperlink_at,
+    scroll_viewport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +92,7 @@ class GhosttyBackend:
         self._history: dict[int, list[Run]] = {}  # runs of scrollback rows, by index
         self._pending_dirty: set[int] = set()
         self._stale = True  # the render state is older than the terminal
+        self._stale_history = True  # the history counts too
         self._viewport_top: int | None = None  # None: viewport at the bottom (live)
         self._modes: TerminalModes | None = None
         self._cursor_row = 0
@@ -108,7 +116,7 @@ class GhosttyBackend:
             # DEL is a no-op for xterm and tmux; libghostty-vt 0.1 draws it in a cell.
             data = data.replace(b"\x7f", b"")
         lib.ghostty_terminal_vt_write(self._t, data, len(data))
-        self._stale = True
+        self._stale = self._stale_history = True
         self._modes = None
         self._history.clear()
 
@@ -136,7 +144,7 @@ class GhosttyBackend:
         self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, ffi.new("size_t*", lines))
 
     def _invalidate(self) -> None:
-        self._stale = True
+        self._stale = self._stale_history = True
         self._modes = None
         self._rows.clear()
         self._history.clear()
@@ -175,11 +183,6 @@ class GhosttyBackend:
             self._rows.pop(y, None)
         self._pending_dirty.update(dirty)
         self._stale = False
-        sb = self._get(lib.GHOSTTY_TERMINAL_DATA_SCROLLBAR, self._scrollbar)
-        held = int(sb.total - sb.len)
-        if held > self._history_len:
-            self._history_total += held - self._history_len
-        self._history_len = held
 
     def _update_state(self) -> None:
         check(lib.ghostty_render_state_update(self._state, self._t), "render_state_update")
@@ -237,14 +240,27 @@ class GhosttyBackend:
     def title(self) -> str:
         return self._title
 
+    def _count_history(self) -> None:
+        """Lines held, and ever pushed (monotonic, for the pane's view to follow). The
+        alternate screen has no history of its own: the main screen's counts stand."""
+        if self._stale_history:
+            self._stale_history = False
+            if self.modes.alt_screen:
+                return
+            bar = self._get(lib.GHOSTTY_TERMINAL_DATA_SCROLLBAR, self._scrollbar)
+            held = int(bar.total - bar.len)
+            if held > self._history_len:
+                self._history_total += held - self._history_len
+            self._history_len = held
+
     @property
     def history_len(self) -> int:
-        self._refresh()
+        self._count_history()
         return self._history_len
 
     @property
     def history_total(self) -> int:
-        self._refresh()
+        self._count_history()
         return self._history_total
 
     # --- output ---------------------------------------------------------------------
@@ -262,14 +278,15 @@ class GhosttyBackend:
         runs = self._history.get(index)
         if runs is not None:
             return runs
-        self._refresh()  # the history length is the live one
-        top = max(0, min(index, self._history_len))
+        self._refresh()
+        held = self.history_len
+        top = max(0, min(index, held))
         scroll_viewport(self._t, lib.GHOSTTY_SCROLL_VIEWPORT_TOP)
         scroll_viewport(self._t, lib.GHOSTTY_SCROLL_VIEWPORT_DELTA, top)
         self._viewport_top = top
         self._update_state()
         for y, row in self._reader.read_rows(self._state, None).items():
-            if top + y < self._history_len:
+            if top + y < held:
                 self._history[top + y] = row
         return self._history.get(index) or [(" " * self._columns, DEFAULT_ATTRS)]
 
@@ -278,6 +295,22 @@ class GhosttyBackend:
 
     def row_text(self, y: int) -> str:
         return "".join(text for text, _ in self.row_runs(y)).rstrip()
+
+    def text_lines(self) -> list[str]:
+        """History then screen, one string per row (what search looks through), in one
+        call to the library's formatter."""
+        self._refresh()
+        expected = self.history_len + self._lines
+        lines = format_rows(self._t, self._columns, self._lines)
+        if len(lines) > expected:  # never expected; keep line numbers honest anyway
+            lines = lines[len(lines) - expected :]
+        return lines + [""] * (expected - len(lines))  # the formatter trims blank rows
+
+    def hyperlink_at(self, x: int, y: int) -> str | None:
+        """The OSC 8 target of the cell at (x, y) of the live screen, if any."""
+        if not (0 <= x < self._columns and 0 <= y < self._lines):
+            return None
+        return hyperlink_at(self._t, x, y)
 
     def history_text(self) -> list[str]:
         return [

@@ -120,7 +120,7 @@ class RowReader:
         self._ref = ffi.new("GhosttyGridRef*")
         self._ref.size = ffi.sizeof("GhosttyGridRef")
         self._attrs: dict[bytes, Attrs] = {}  # style bytes -> Attrs, across updates
-        self._looks: dict[tuple[int, int], tuple[Attrs, bool]] = {}  # this update only
+        self._looks: dict[tuple[int, int], Attrs] = {}  # this update only
         self._ref_row = -1
         self._ref_node = 0
 
@@ -223,7 +223,7 @@ class RowReader:
             row = start // columns
             y = ys[row]
             if run_key == 0:
-                attrs, invisible = DEFAULT_ATTRS, False
+                attrs = DEFAULT_ATTRS
             else:
                 styled = run_key & 0xFFFF
                 look_key = (self._row_ref(y), run_key) if styled else (0, run_key)
@@ -232,15 +232,12 @@ class RowReader:
                     if styled:
                         self._ref.x = start - row * columns  # the row's ref is current
                     found = looks[look_key] = self._look(run_key)
-                attrs, invisible = found
-            if invisible:  # concealed text (SGR 8) is not shown, as in xterm
-                piece = " " * (end - start)
-            else:
-                piece = text[start:end] if chars is None else "".join(chars[start:end])
-                if has_tails:
-                    piece = piece.replace("\x00", "")
-                if not piece.isascii():
-                    _remember_display(piece, end - start)
+                attrs = found
+            piece = text[start:end] if chars is None else "".join(chars[start:end])
+            if has_tails:
+                piece = piece.replace("\x00", "")
+            if not piece.isascii():
+                _remember_display(piece, end - start)
             out[y].append((piece, attrs))
         return out
 
@@ -254,15 +251,13 @@ class RowReader:
             self._ref_node = int(ffi.cast("uintptr_t", self._ref.node))
         return self._ref_node
 
-    def _look(self, run_key: int) -> tuple[Attrs, bool]:
+    def _look(self, run_key: int) -> Attrs:
         if run_key & 0xFFFF:
             check(lib.ghostty_grid_ref_style(self._ref, self._style), "cell style")
-            style = self._style
-            invisible = bool(style.invisible)
         else:
             lib.ghostty_style_default(self._style)
             self._style.size = ffi.sizeof("GhosttyStyle")
-            style, invisible = self._style, False
+        style = self._style
         bg_cell = run_key >> _BG_KEY_SHIFT
         link = bool(run_key >> 16 & 1)
         cache_key = self._style_bytes[:] + bg_cell.to_bytes(8, "little") + bytes([link])
@@ -271,7 +266,7 @@ class RowReader:
             if len(self._attrs) >= MAX_CACHED_STYLES:
                 self._attrs.clear()  # bounded: truecolour output has endless styles
             attrs = self._attrs[cache_key] = _to_attrs(style, bg_cell, link)
-        return attrs, invisible
+        return attrs
 
     def _with_graphemes(
         self, text: str, cells: list[int], ys: list[int], columns: int
@@ -348,6 +343,7 @@ def _to_attrs(style: object, bg_cell: int, link: bool) -> Attrs:
         reverse=bool(style.inverse),
         blink=bool(style.blink),
         dim=bool(style.faint),
+        conceal=bool(style.invisible),
     )
 
 
@@ -368,3 +364,60 @@ def encode_into(call: Callable[[object, int, object], int], what: str, size: int
         result = call(buf, written[0], written)
     check(result, what)
     return ffi.buffer(buf, written[0])[:]
+
+
+def _point_ref(terminal: object, tag: int, x: int, y: int) -> object | None:
+    point = ffi.new("GhosttyPointS*")
+    point.tag = tag
+    point.value.x, point.value.y = x, y
+    ref = ffi.new("GhosttyGridRef*")
+    ref.size = ffi.sizeof("GhosttyGridRef")
+    if _grid_ref(terminal, point[0], ref) != lib.GHOSTTY_SUCCESS:
+        return None
+    return ref
+
+
+def _read_buffer(call: Callable[[object, int, object], int]) -> bytes | None:
+    """The C API's size-query-then-fill dance; None when there is no value."""
+    size = ffi.new("size_t*")
+    result = call(ffi.NULL, 0, size)
+    if result == lib.GHOSTTY_NO_VALUE:
+        return None
+    if result not in (lib.GHOSTTY_SUCCESS, lib.GHOSTTY_OUT_OF_SPACE):
+        check(result, "buffer size")
+    buf = ffi.new("uint8_t[]", max(1, size[0]))
+    result = call(buf, len(buf), size)
+    if result == lib.GHOSTTY_NO_VALUE:
+        return None
+    check(result, "buffer")
+    return ffi.buffer(buf, size[0])[:]
+
+
+def format_rows(terminal: object, columns: int, lines: int) -> list[str]:
+    """Plain text of scrollback and screen, one string per row as displayed (soft
+    wraps kept), trailing blanks trimmed."""
+    start = _point_ref(terminal, lib.GHOSTTY_POINT_TAG_SCREEN, 0, 0)
+    end = _point_ref(terminal, lib.GHOSTTY_POINT_TAG_ACTIVE, columns - 1, lines - 1)
+    if start is None or end is None:
+        return []
+    selection = ffi.new("GhosttySelection*")
+    selection.size = ffi.sizeof("GhosttySelection")
+    selection.start, selection.end = start[0], end[0]
+    options = ffi.new("GhosttyTerminalSelectionFormatOptions*")
+    options.size = ffi.sizeof("GhosttyTerminalSelectionFormatOptions")
+    options.emit = lib.GHOSTTY_FORMATTER_FORMAT_PLAIN
+    options.unwrap, options.trim, options.selection = False, True, selection
+    data = _read_buffer(
+        lambda buf, n, out: lib.ghostty_terminal_selection_format_buf(
+            terminal, options[0], buf, n, out
+        )
+    )
+    return data.decode("utf-8", "replace").split("\n") if data else []
+
+
+def hyperlink_at(terminal: object, x: int, y: int) -> str | None:
+    ref = _point_ref(terminal, lib.GHOSTTY_POINT_TAG_ACTIVE, x, y)
+    if ref is None:
+        return None
+    data = _read_buffer(lambda buf, n, out: lib.ghostty_grid_ref_hyperlink_uri(ref, buf, n, out))
+    return data.decode("utf-8", "replace") if data else None

@@ -21,6 +21,7 @@ class MouseForwarding:
     _backend: TerminalBackend
     _send: Callable[[bytes], None]
     _scroll_lines: Callable[[int], None]
+    _hover: Callable[[int, int], None]
     capture_mouse: Callable[..., None]
 
     def _mouse(self, event: events.MouseEvent, button: int, **kwargs: bool) -> bool:
@@ -51,6 +52,8 @@ class MouseForwarding:
         if self._backend.modes.mouse_tracking:
             button = _BUTTONS.get(event.button, NO_BUTTON) if event.button else NO_BUTTON
             self._mouse(event, button, motion=True)
+        else:
+            self._hover(event.x, event.y)  # a hyperlink under the mouse shows its target
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         self._wheel(event, WHEEL_UP, "up", -WHEEL_LINES)

@@ -27,21 +27,33 @@ from textual.widget import Widget
 from tui.terminal.backend import Attrs, BellRang, Run, TerminalBackend, TitleChange
 from tui.terminal.backends import make_backend
 from tui.terminal.feeder import HIGH_WATER_BYTES, LOW_WATER_BYTES, OutputQueue
+from tui.terminal.links import LINK_CLASS, HyperlinkSupport
 from tui.terminal.mouse import MouseForwarding
 from tui.terminal.paste import PasteConfirm
 from tui.terminal.pyte_backend import MAX_CACHED_STYLES, PyteBackend
 from tui.terminal.render import fit_text, row_segments, style_for, with_meta
 from tui.terminal.scrollback import INDICATOR_CLASS, ScrollbackView
+from tui.terminal.search import CURRENT_MATCH_CLASS, MATCH_CLASS, PROMPT_CLASS, ScrollbackSearch
 from tui.terminal.selection import SelectionSupport
 
 log = logging.getLogger(__name__)
 
 FRAME_SECONDS = 1 / 60
+FLOOD_FRAME_SECONDS = 1 / 20  # while output floods in (see _schedule_paint)
+FLOOD_BYTES = 64 << 10  # output since the last frame that makes it a flood
 MAX_PLACED_STYLES = 1 << 16  # (attrs, offset, row) -> Style; bounded, rebuilt on demand
 RESIZE_DEBOUNCE_SECONDS = 0.15
 
 
-class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, can_focus=True):
+class TerminalPane(
+    ScrollbackView,
+    ScrollbackSearch,
+    SelectionSupport,
+    HyperlinkSupport,
+    MouseForwarding,
+    Widget,
+    can_focus=True,
+):
     """A terminal emulator pane: bytes in through `feed`, key bytes out through `on_input`."""
 
     DEFAULT_CSS = """
@@ -54,9 +66,31 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
     TerminalPane > .terminal-pane--scrollback {
         text-style: bold reverse;
     }
+    TerminalPane > .terminal-pane--match {
+        background: $warning 50%;
+    }
+    TerminalPane > .terminal-pane--match-current {
+        background: $warning;
+        color: $background;
+        text-style: bold;
+    }
+    TerminalPane > .terminal-pane--prompt {
+        background: $panel;
+        color: $foreground;
+    }
+    TerminalPane > .terminal-pane--link {
+        background: $panel;
+        color: $accent;
+    }
     """
 
-    COMPONENT_CLASSES = {INDICATOR_CLASS}  # the "[lines back/history]" label
+    COMPONENT_CLASSES = {  # the "[lines back/history]" label, search, the link line
+        INDICATOR_CLASS,
+        MATCH_CLASS,
+        CURRENT_MATCH_CLASS,
+        PROMPT_CLASS,
+        LINK_CLASS,
+    }
 
     BINDINGS = [
         Binding("ctrl+right_square_bracket", "leave", "Leave terminal", id="terminal.leave"),
@@ -84,6 +118,13 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
 
     class LeaveRequested(Message):
         """The user pressed the leave key (binding id `terminal.leave`)."""
+
+    class LinkHovered(Message):
+        """The mouse moved onto an OSC 8 hyperlink (`url`) or off one (`url` is None)."""
+
+        def __init__(self, url: str | None) -> None:
+            super().__init__()
+            self.url = url
 
     def __init__(
         self,
@@ -136,6 +177,9 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         self._history_seen = 0
         self._last_paint = 0.0
         self._paint_timer: Timer | None = None
+        self._paint_due = 0.0
+        self._fed = False  # output reached the emulator since its dirty rows were read
+        self._fed_bytes = 0  # bytes fed since the last frame
         self._resize_timer: Timer | None = None
         self._reported_size: tuple[int, int] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -205,6 +249,7 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
             self._drain_task = asyncio.get_running_loop().create_task(self._queue.drain())
 
     def _feed_backend(self, data: bytes) -> None:
+        self._fed_bytes += len(data)
         try:
             self._backend.feed(data)
         except Exception as exc:
@@ -240,27 +285,58 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
                 self.post_message(self.TitleChanged(event.title))
             elif isinstance(event, BellRang):
                 self.post_message(self.Bell())
-        dirty = backend.take_dirty()
-        for y in dirty:
-            self._strips.pop(y, None)
-        self._dirty |= dirty
+        self._fed = True
+        if not self._flooding():
+            self._take_dirty()  # caught up: strips are fresh for whoever draws next
         if self._follow_history():
             self._dirty.update(range(backend.lines))
         self._schedule_paint()
 
+    def _take_dirty(self) -> None:
+        """The emulator's changed rows since the last look (once per frame in a flood:
+        reading them costs a render-state update)."""
+        self._fed = False
+        dirty = self._backend.take_dirty()
+        for y in dirty:
+            self._strips.pop(y, None)
+        self._dirty |= dirty
+
     def _schedule_paint(self) -> None:
-        if not self.is_mounted or not self._dirty:
+        if not self.is_mounted or not (self._dirty or self._fed):
             return
-        wait = self._last_paint + FRAME_SECONDS - perf_counter()
-        if wait <= 0:
+        # While a flood is still queued, paint less often: a frame of Textual's
+        # compositor costs as much as megabytes of emulation, and nobody reads text
+        # scrolling past at 60 frames a second. Caught up, the next paint is at once.
+        frame = FLOOD_FRAME_SECONDS if self._flooding() else FRAME_SECONDS
+        due = self._last_paint + frame
+        now = perf_counter()
+        if due <= now:
             self._paint()
-        elif self._paint_timer is None:
-            self._paint_timer = self.set_timer(wait, self._paint)
+        elif self._paint_timer is None or due < self._paint_due:
+            if self._paint_timer is not None:
+                self._paint_timer.stop()
+            self._paint_due = due
+            self._paint_timer = self.set_timer(due - now, self._paint)
+
+    def _flooding(self) -> bool:
+        """Output is arriving faster than anyone reads it (queued, or a lot since the
+        last frame)."""
+        return bool(self._queue.pending_bytes) or self._fed_bytes >= FLOOD_BYTES
 
     def _paint(self) -> None:
+        if self._paint_timer is not None:
+            self._paint_timer.stop()
         self._paint_timer = None
         self._last_paint = perf_counter()
+        self._fed_bytes = 0
+        if self._fed:
+            try:
+                self._take_dirty()
+            except Exception as exc:
+                self._backend_failed(exc)
         dirty, self._dirty = self._dirty, set()
+        if not dirty:
+            return
         if len(dirty) * 2 >= self._backend.lines:
             self.refresh()
             return
@@ -324,7 +400,11 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
         if selection is not None:
             style = self.screen.get_component_rich_style("screen--selection")
             strip = self._highlight(strip, y, selection, style)
-        return self._with_indicator(strip, y, width)
+        if self._search is not None:
+            strip = self._with_matches(strip, y, self._row_text(y))
+        strip = self._with_indicator(strip, y, width)
+        strip = self._with_link_line(strip, y, width)
+        return self._with_prompt(strip, y, width)
 
     def _render_row(self, y: int, width: int) -> Strip:
         backend = self._backend
@@ -413,6 +493,10 @@ class TerminalPane(ScrollbackView, SelectionSupport, MouseForwarding, Widget, ca
     def on_key(self, event: events.Key) -> None:
         if self._own_binding(event.key):
             return  # let the binding (leave, scrollback) fire
+        if self._search_key(event):  # the scrollback view's own keys (/, n, N, escape)
+            event.stop()
+            event.prevent_default()
+            return
         if event.key == "ctrl+c" and self.text_selection is not None:
             return  # the screen's copy binding takes it while text is selected
         data = self._backend.encode_key(event.key, event.character)

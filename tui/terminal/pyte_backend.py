@@ -200,6 +200,10 @@ class PyteBackend:
     def row_text(self, y: int) -> str:
         return "".join(text for text, _ in self.row_runs(y)).rstrip()
 
+    def text_lines(self) -> list[str]:
+        """History then screen, one string per row (what search looks through)."""
+        return self.history_text() + [self.row_text(y) for y in range(self._screen.lines)]
+
     def history_text(self) -> list[str]:
         return [
             "".join(text for text, _ in self.history_runs(i)).rstrip()

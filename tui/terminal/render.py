@@ -29,6 +29,7 @@ def style_for(attrs: Attrs) -> Style:
         strike=attrs.strikethrough or None,
         reverse=attrs.reverse or None,
         blink=attrs.blink or None,
+        conceal=attrs.conceal or None,
     )
 
 
@@ -36,11 +37,11 @@ def with_meta(style: Style, meta: Style) -> Style:
     """`style + meta` for a meta-only `meta` (selection offsets), without Rich's generic
     addition: it hashes both styles into an LRU cache of 1,024, which a screen of
     styled segments (one per run and column) overflows every frame."""
-    if style._meta is not None:  # noqa: SLF001 - combine properly when both carry meta
+    if style._meta is not None:
         return style + meta
     placed = style.copy()
-    placed._meta = meta._meta  # noqa: SLF001
-    placed._hash = None  # noqa: SLF001 - the meta is part of the hash
+    placed._meta = meta._meta
+    placed._hash = None
     return placed
 
 

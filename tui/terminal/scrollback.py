@@ -24,6 +24,9 @@ class ScrollbackView:
     refresh: Callable[..., object]
     _send: Callable[[bytes], None]
     get_component_rich_style: Callable[..., Style]
+    _search_label: Callable[[], str]
+    _search: object
+    _match_lines: object
 
     @property
     def scroll_back(self) -> int:
@@ -51,18 +54,22 @@ class ScrollbackView:
 
     def _with_indicator(self, strip: Strip, y: int, width: int) -> Strip:
         """Row 0 says how far back the view is, like tmux's copy mode: the live screen
-        is not on show, and the user must be able to tell."""
-        if not self._scroll_back or y:
+        is not on show, and the user must be able to tell. A search adds its needle and
+        which match is selected."""
+        search = self._search_label()
+        if y or not (self._scroll_back or search):
             return strip
-        label = f" [{self._scroll_back}/{self._backend.history_len}] "
+        label = f" [{self._scroll_back}/{self._backend.history_len}]{search} "
         if len(label) >= width:
             return strip
         style = self.get_component_rich_style(INDICATOR_CLASS)
         return Strip.join([strip.crop(0, width - len(label)), Strip([Segment(label, style)])])
 
     def _back_to_live(self) -> None:
-        if self._scroll_back:
+        if self._scroll_back or self._search is not None:
             self._scroll_back = 0
+            self._search = None
+            self._match_lines = None
             self.refresh()
 
     def action_scroll_history(self, pages: int) -> None:
