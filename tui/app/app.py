@@ -426,21 +426,23 @@ class IoTunnelApp(TunnelOperations, App[None]):
                 continue
             left = tab.seconds_left() or 0
             name = tab.device.display_name
+            # the keys that renew from where the focus is: in the terminal `r` is text
+            renew = "ctrl+] then r renews" if isinstance(self.focused, TerminalPane) else "r renews"
             if reached == TokenLevel.WARNING:
                 self.notify(
-                    f"Tunnel token of {name} expires in {left // 60} min",
+                    f"Tunnel token of {name} expires in {left // 60} min · {renew}",
                     title="Token expiring",
                     severity="warning",
                 )
             elif reached == TokenLevel.CRITICAL:
                 self.notify(
-                    f"Tunnel token of {name} expires in {left} s · press r to renew",
+                    f"Tunnel token of {name} expires in {left} s · {renew}",
                     title="Token expiring",
                     severity="error",
                 )
             elif reached == TokenLevel.EXPIRED:
                 self.notify(
-                    f"Tunnel token of {name} expired · press r to renew",
+                    f"Tunnel token of {name} expired · {renew}",
                     title="Token expired",
                     severity="error",
                 )
