@@ -66,7 +66,6 @@ class IoTunnelApp(TunnelOperations, App[None]):
             "ctrl+p",
             "command_palette",
             "palette",
-            show=False,
             priority=True,
             key_display="^p",
             tooltip="Command palette (outside the terminal)",
@@ -137,7 +136,9 @@ class IoTunnelApp(TunnelOperations, App[None]):
             )
             yield DeviceTable(clock=self.clock, countdown=self.config.countdown, id="devices")
             yield TabbedContent(id="tunnels")
-        yield Footer(compact=True)  # 80 columns hold the main keys
+        # 80 columns hold the main keys; ^p is one of them (Textual's own palette hint is
+        # pinned over the right end and drew stray characters where the keys overflow)
+        yield Footer(compact=True, show_command_palette=False)
 
     @property
     def device_table(self) -> DeviceTable:
