@@ -7,6 +7,7 @@ injected by `tui.app.factory.make_app`; nothing here reads the environment or th
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 
@@ -266,10 +267,15 @@ class IoTunnelApp(TunnelOperations, App[None]):
             parts.append(f"{table.shown} of {table.total} devices · {online} online")
         if table.query:
             parts.append(f"filter: {table.query}")
+        if self.unreachable is not None:
+            wait = max(0, math.ceil(self.retry_at - self.clock()))
+            parts.append(f"{self.unreachable}, retrying in {wait} s" if wait else self.unreachable)
         live = sum(1 for tab in self.tabs() if tab.is_live)
         if live:
             parts.append(f"{live} open session{'s' if live != 1 else ''}")
-        self.query_one("#summary", Static).update(" · ".join(parts), layout=False)  # one fixed line
+        summary = self.query_one("#summary", Static)
+        summary.set_class(self.unreachable is not None, "-unreachable")
+        summary.update(" · ".join(parts), layout=False)  # one fixed line
         self.state_changed()
 
     # --- filter, refresh, focus -------------------------------------------------------------
@@ -421,6 +427,9 @@ class IoTunnelApp(TunnelOperations, App[None]):
     def tick(self) -> None:
         if not self.ui_ready():
             return
+        self.retry_if_due()
+        if self.unreachable is not None:
+            self.update_summary()  # the retry countdown
         for tab in self.tabs():
             reached = tab.tick()
             if reached is None:
