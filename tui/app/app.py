@@ -22,13 +22,14 @@ from textual.theme import Theme
 from textual.widgets import Footer, Input, Static, TabbedContent
 
 from tui.app.commands import DeviceCommands
-from tui.app.config import AppConfig
+from tui.app.config import DEFAULT_THEME, AppConfig
 from tui.app.countdown import TokenLevel
 from tui.app.device_table import DeviceTable
 from tui.app.dialogs import ConfirmScreen
 from tui.app.help import HelpScreen
 from tui.app.keygate import SCREEN_READY_SECONDS, KeyGate, message_pumps_idle
 from tui.app.operations import TunnelOperations
+from tui.app.remembered import RememberedTheme
 from tui.app.session_api import SessionFactory
 from tui.app.themes import APP_VARIABLE_DEFAULTS, ThemeSet
 from tui.app.tunnel_tab import DeviceTerminal, TabStatus, TunnelTab
@@ -100,6 +101,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
         welcome: str | None = None,
         profile_name: str | None = None,
         login_hint: str | None = None,
+        remembered_theme: RememberedTheme | None = None,
     ) -> None:
         self.client = client
         self.session_factory = session_factory
@@ -111,6 +113,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
         self.welcome = welcome
         self.login_hint = login_hint  # a line under the login fields (the demo's login)
         self.profile_name = profile_name
+        self.remembered_theme = remembered_theme
         self.tunnels_by_device: dict[str, Tunnel] = {}
         self.stored_by_device: dict[str, StoredTunnel] = {}
         self.devices_loaded = False
@@ -154,7 +157,11 @@ class IoTunnelApp(TunnelOperations, App[None]):
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        self._apply_theme(self.config.theme)
+        theme = self.config.theme
+        remembered = self.remembered_theme.get() if self.remembered_theme else None
+        if remembered and theme == DEFAULT_THEME and remembered in self.available_themes:
+            theme = remembered  # switched to last time; a theme named in the config wins
+        self._apply_theme(theme)
         for problem in self.theme_set.problems:
             self.notify(str(problem), title="Theme not loaded", severity="warning", timeout=10)
         if self.config.keymap:
@@ -231,6 +238,8 @@ class IoTunnelApp(TunnelOperations, App[None]):
         self.theme = name
 
     def _theme_changed(self, theme: Theme) -> None:
+        if self.remembered_theme is not None:
+            self.remembered_theme.put(theme.name)
         spec = self.theme_set.themes.get(theme.name)
         if spec is not None:
             if theme.dark:
