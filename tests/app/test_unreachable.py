@@ -36,7 +36,7 @@ async def test_unreachable_endpoint_is_one_header_line_with_capped_backoff() -> 
                 tries = app.failed_tries
                 clock.offset += app.retry_at - clock() + 0.01
                 app.tick()
-                await wait_for(app, lambda: app.failed_tries == tries + 1)
+                await wait_for(app, lambda tries=tries: app.failed_tries == tries + 1)
                 delays.append(round(app.retry_at - clock()))
             assert delays[:3] == [4, 8, 16] and delays[-1] == 60
             await pilot.pause()
