@@ -158,6 +158,8 @@ async def test_two_sessions_in_tabs_switch_zoom_and_close_all() -> None:
             await pilot.press("z")
             assert not app.screen.has_class("-zoomed") and app.device_table.display
             app.close_all()
+            await wait_for_dialog(app, ConfirmScreen)  # two live shells: asked first
+            await pilot.press("y")
             await wait_for(app, lambda: not app.tabs())
             tunnels = await env.client.list_tunnels()
             assert sorted(t.status for t in tunnels) == ["CLOSED", "CLOSED"]

@@ -62,3 +62,29 @@ async def test_home_end_and_paging_keep_the_cursor_row_in_sight(size) -> None:
             if expected is not None:
                 assert table.selected_device.device_id == expected
             assert cursor_row_visible(table), (keys, table.scroll_offset.y, table.cursor_row)
+
+
+async def test_names_come_first_at_80_columns_cut_in_the_middle_and_no_match_is_said() -> None:
+    app = TableApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(DeviceTable)
+        long = [
+            Device.from_json(
+                {
+                    "device_id": f"heat-pump_{n}",
+                    "node_id": n,
+                    "device_name": f"Heat pump north wing {n}",
+                    "product_id": "heat-pump",
+                    "status": "ONLINE",
+                }
+            )
+            for n in ("a17", "a18")
+        ]
+        table.set_devices(long)
+        await pilot.pause()
+        lines = [table.render_line(y).text for y in (1, 2)]
+        assert lines[0].startswith(" Heat pump") and lines[0].split("  ")[0].endswith("a17")
+        assert lines[1].split("  ")[0].endswith("a18")  # told apart by their ends
+        table.set_filter("zzz")
+        await pilot.pause()
+        assert "no device matches “zzz”" in table.render_line(1).text

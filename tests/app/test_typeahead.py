@@ -69,3 +69,19 @@ async def test_leave_the_terminal_and_filter_in_one_burst() -> None:
             burst(app, "escape", "i", *typed("echo back-$((1+1))\r"))
             await wait_for(app, lambda: "back-2" in the_tab.pane.screen_text())
             assert "/boil" not in the_tab.pane.screen_text()
+
+
+async def test_escape_ends_the_wait_for_a_device_that_does_not_answer() -> None:
+    from tui.app.config import AppConfig
+
+    async with dashboard_env() as env:
+        env.platform.set_online("boiler_0002")  # ONLINE for REST, but no agent behind it
+        app = env.app(config=AppConfig(connect_timeout=600.0, refresh_interval=60.0))
+        async with app.run_test(size=SIZE) as pilot:
+            await select_device(app, pilot, "boiler_0002")
+            burst(app, "enter", *typed("abc"))
+            await wait_for(app, lambda: phase(app, "boiler_0002") == "waiting")
+            assert app.key_gate.holding and app.key_gate.pending == 3
+            burst(app, "escape")
+            await wait_for(app, lambda: app.device_table.has_focus and not app.key_gate.holding)
+            assert any("3 keys typed ahead not sent" in n.message for n in app._notifications)

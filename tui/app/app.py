@@ -7,6 +7,7 @@ injected by `tui.app.factory.make_app`; nothing here reads the environment or th
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 
@@ -21,13 +22,14 @@ from textual.theme import Theme
 from textual.widgets import Footer, Input, Static, TabbedContent
 
 from tui.app.commands import DeviceCommands
-from tui.app.config import AppConfig
+from tui.app.config import DEFAULT_THEME, AppConfig
 from tui.app.countdown import TokenLevel
 from tui.app.device_table import DeviceTable
 from tui.app.dialogs import ConfirmScreen
 from tui.app.help import HelpScreen
 from tui.app.keygate import SCREEN_READY_SECONDS, KeyGate, message_pumps_idle
 from tui.app.operations import TunnelOperations
+from tui.app.remembered import RememberedTheme
 from tui.app.session_api import SessionFactory
 from tui.app.themes import APP_VARIABLE_DEFAULTS, ThemeSet
 from tui.app.tunnel_tab import DeviceTerminal, TabStatus, TunnelTab
@@ -66,7 +68,6 @@ class IoTunnelApp(TunnelOperations, App[None]):
             "ctrl+p",
             "command_palette",
             "palette",
-            show=False,
             priority=True,
             key_display="^p",
             tooltip="Command palette (outside the terminal)",
@@ -100,6 +101,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
         welcome: str | None = None,
         profile_name: str | None = None,
         login_hint: str | None = None,
+        remembered_theme: RememberedTheme | None = None,
     ) -> None:
         self.client = client
         self.session_factory = session_factory
@@ -111,6 +113,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
         self.welcome = welcome
         self.login_hint = login_hint  # a line under the login fields (the demo's login)
         self.profile_name = profile_name
+        self.remembered_theme = remembered_theme
         self.tunnels_by_device: dict[str, Tunnel] = {}
         self.stored_by_device: dict[str, StoredTunnel] = {}
         self.devices_loaded = False
@@ -137,7 +140,9 @@ class IoTunnelApp(TunnelOperations, App[None]):
             )
             yield DeviceTable(clock=self.clock, countdown=self.config.countdown, id="devices")
             yield TabbedContent(id="tunnels")
-        yield Footer(compact=True)  # 80 columns hold the main keys
+        # 80 columns hold the main keys; ^p is one of them (Textual's own palette hint is
+        # pinned over the right end and drew stray characters where the keys overflow)
+        yield Footer(compact=True, show_command_palette=False)
 
     @property
     def device_table(self) -> DeviceTable:
@@ -152,7 +157,11 @@ class IoTunnelApp(TunnelOperations, App[None]):
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        self._apply_theme(self.config.theme)
+        theme = self.config.theme
+        remembered = self.remembered_theme.get() if self.remembered_theme else None
+        if remembered and theme == DEFAULT_THEME and remembered in self.available_themes:
+            theme = remembered  # switched to last time; a theme named in the config wins
+        self._apply_theme(theme)
         for problem in self.theme_set.problems:
             self.notify(str(problem), title="Theme not loaded", severity="warning", timeout=10)
         if self.config.keymap:
@@ -229,6 +238,8 @@ class IoTunnelApp(TunnelOperations, App[None]):
         self.theme = name
 
     def _theme_changed(self, theme: Theme) -> None:
+        if self.remembered_theme is not None:
+            self.remembered_theme.put(theme.name)
         spec = self.theme_set.themes.get(theme.name)
         if spec is not None:
             if theme.dark:
@@ -265,10 +276,15 @@ class IoTunnelApp(TunnelOperations, App[None]):
             parts.append(f"{table.shown} of {table.total} devices · {online} online")
         if table.query:
             parts.append(f"filter: {table.query}")
+        if self.unreachable is not None:
+            wait = max(0, math.ceil(self.retry_at - self.clock()))
+            parts.append(f"{self.unreachable}, retrying in {wait} s" if wait else self.unreachable)
         live = sum(1 for tab in self.tabs() if tab.is_live)
         if live:
             parts.append(f"{live} open session{'s' if live != 1 else ''}")
-        self.query_one("#summary", Static).update(" · ".join(parts), layout=False)  # one fixed line
+        summary = self.query_one("#summary", Static)
+        summary.set_class(self.unreachable is not None, "-unreachable")
+        summary.update(" · ".join(parts), layout=False)  # one fixed line
         self.state_changed()
 
     # --- filter, refresh, focus -------------------------------------------------------------
@@ -420,27 +436,32 @@ class IoTunnelApp(TunnelOperations, App[None]):
     def tick(self) -> None:
         if not self.ui_ready():
             return
+        self.retry_if_due()
+        if self.unreachable is not None:
+            self.update_summary()  # the retry countdown
         for tab in self.tabs():
             reached = tab.tick()
             if reached is None:
                 continue
             left = tab.seconds_left() or 0
             name = tab.device.display_name
+            # the keys that renew from where the focus is: in the terminal `r` is text
+            renew = "ctrl+] then r renews" if isinstance(self.focused, TerminalPane) else "r renews"
             if reached == TokenLevel.WARNING:
                 self.notify(
-                    f"Tunnel token of {name} expires in {left // 60} min",
+                    f"Tunnel token of {name} expires in {left // 60} min · {renew}",
                     title="Token expiring",
                     severity="warning",
                 )
             elif reached == TokenLevel.CRITICAL:
                 self.notify(
-                    f"Tunnel token of {name} expires in {left} s · press r to renew",
+                    f"Tunnel token of {name} expires in {left} s · {renew}",
                     title="Token expiring",
                     severity="error",
                 )
             elif reached == TokenLevel.EXPIRED:
                 self.notify(
-                    f"Tunnel token of {name} expired · press r to renew",
+                    f"Tunnel token of {name} expired · {renew}",
                     title="Token expired",
                     severity="error",
                 )

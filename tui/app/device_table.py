@@ -70,6 +70,15 @@ def _sort_key(name: str) -> Callable[[DeviceRow], str]:
     return lambda row: row.device.display_name.lower()
 
 
+def _middle_cell(text: str, width: int) -> str:
+    """A name cut in the middle: "Heat pump A17" and "Heat pump A18" stay apart when the
+    column is narrow (their ends differ, not their starts)."""
+    if len(text) <= width or width < 5:
+        return _cell(text, width)
+    tail = (width - 1) // 2
+    return text[: width - 1 - tail] + "…" + text[len(text) - tail :]
+
+
 def _cell(text: str, width: int) -> str:
     if len(text) > width:
         return text[: max(0, width - 1)] + "…" if width > 1 else text[:width]
@@ -261,8 +270,9 @@ class DeviceTable(ScrollView, can_focus=True):
     def _widths(self, width: int) -> list[int]:
         fixed = [9, 10, 9]  # status, tunnel, token
         flexible = max(12, width - sum(fixed) - 7)  # a leading space and six gaps
-        name = flexible * 3 // 10
-        product = flexible * 25 // 100
+        # people know devices by name: the name column comes first, up to 32 columns
+        name = min(max(flexible * 45 // 100, 12), 32)
+        product = (flexible - name) * 35 // 100
         return [name, flexible - name - product, product, *fixed]
 
     def _styles(self) -> dict[str, Style]:
@@ -285,6 +295,9 @@ class DeviceTable(ScrollView, can_focus=True):
             return self._header(width)
         index = int(self.scroll_offset.y) + y - 1
         if index >= len(self._rows):
+            if index == 0 and self._query and self._all:
+                note = f" no device matches “{self._query}” · / then escape clears the filter"
+                return Strip([Segment(_cell(note, width), self._styles()["tunnel"])], width)
             return Strip.blank(width, self._styles()["base"])
         row = self._rows[index]
         is_cursor = index == self.cursor_row
@@ -328,7 +341,7 @@ class DeviceTable(ScrollView, can_focus=True):
                 level = token_level(left, self._countdown)
                 token_style = styles[f"{prefix}token-{level}"]
         cells = (
-            (device.display_name, base),
+            (_middle_cell(device.display_name, self._widths(width)[0]), base),
             (device.device_id, base),
             (device.product_name or device.product_id, base),
             (status, styles[f"{prefix}status-{status_class}"]),

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from tui.app.app import IoTunnelApp
 from tui.app.config import AppConfig
+from tui.app.remembered import RememberedTheme
 from tui.app.session_api import SessionFactory
 from tui.app.themes import ThemeSet, load_themes
 from tui.app.tunnels import DashboardApi, TokenStoreLike
@@ -57,6 +58,7 @@ def make_app(
     welcome: str | None = None,
     profile_name: str | None = None,
     login_hint: str | None = None,
+    remembered_theme: RememberedTheme | None = None,
 ) -> IoTunnelApp:
     """Build the app with everything outside injected; defaults are the real parts."""
     config = config or AppConfig()
@@ -71,4 +73,5 @@ def make_app(
         welcome=welcome,
         profile_name=profile_name,
         login_hint=login_hint,
+        remembered_theme=remembered_theme or RememberedTheme(),
     )

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # A pushed screen normally takes its focus within a frame or two; one that never focuses
 # anything (a help text) must not hold keys for longer than this.
 SCREEN_READY_SECONDS = 1.0
+# keys that end a hold at once instead of waiting in it (dropping the keys before them)
+INTERRUPT_KEYS = frozenset({"escape", "ctrl+q"})
 # how often held keys are re-checked when nothing else wakes the gate
 POLL_SECONDS = 0.05
 # after this many immediate re-checks of a busy app, wait POLL_SECONDS between checks
@@ -102,6 +104,15 @@ class KeyGate:
         return bool(self._holds)
 
     def key_read(self, event: events.Key) -> None:
+        if self._holds and event.key in INTERRUPT_KEYS:
+            # the person gave up waiting (escape) or quits: what they typed for the
+            # awaited target is dropped, this key acts now
+            first = self._holds[0]
+            log.info("hold ended by %s: %s", event.key, first.reason)
+            if self._keys:
+                first.on_drop(len(self._keys))
+            self._holds.clear()
+            self._keys.clear()
         self._keys.append(event)
         self.poke()
 

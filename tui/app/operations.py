@@ -17,7 +17,7 @@ from tui.app.device_table import DeviceTable, TunnelBadge
 from tui.app.dialogs import ConfirmScreen, Credentials, LoginScreen
 from tui.app.tunnel_tab import PHASE_WORDS, TunnelTab, tab_id_for
 from tui.app.tunnels import NeedsReplace, TunnelOpener
-from tui.iotda.errors import IoTDAError
+from tui.iotda.errors import ErrorCode, IoTDAError
 from tui.iotda.models import Device
 from tui.session.tokens import StoredTunnel
 
@@ -36,6 +36,9 @@ FREEZE_AFTER_DEVICES = 2_000
 # past this many pages a periodic re-list waits longer, in step with the fleet's size:
 # an open dashboard stays far below IoTDA's rate limit (f5 re-lists at once)
 PAGES_PER_REFRESH = 10
+# an endpoint that does not answer is tried again after 2, 4, 8 ... at most 60 seconds
+RETRY_FIRST_SECONDS = 2.0
+RETRY_MAX_SECONDS = 60.0
 
 
 class TunnelOperations(_Base):
@@ -48,6 +51,13 @@ class TunnelOperations(_Base):
         self._froze_gc = False
         self._listed_at: float | None = None
         self._listed_pages = 0
+        # the endpoint did not answer: one line in the header, retried with capped backoff
+        self.unreachable: str | None = None
+        self.retry_at = 0.0
+        self._retry_delay = 0.0
+        self._refresh_round = 0
+        self.failed_tries = 0  # tries that found the endpoint away (tests wait on it)
+        self._failed_round = -1
 
     # --- waiting on state (tests, bench) -------------------------------------------------
 
@@ -90,9 +100,40 @@ class TunnelOperations(_Base):
         self.notify(line, title=f"Could not {doing}", severity="error", timeout=8)
         return line
 
+    # --- an endpoint that does not answer ------------------------------------------------
+
+    def _network_failure(self, exc: BaseException) -> bool:
+        """Record an unreachable endpoint (True), instead of a toast on every refresh."""
+        if not (isinstance(exc, IoTDAError) and exc.error_code == ErrorCode.CLIENT_NETWORK):
+            return False
+        if self.unreachable is not None and self._failed_round == self._refresh_round:
+            return True  # devices and tunnels of the same try: one failure
+        self._failed_round = self._refresh_round
+        self.failed_tries += 1
+        # "cannot reach HOST:PORT: <reason>": the header keeps the part a person acts on
+        self.unreachable = exc.error_msg.split(": ", 1)[0]
+        self._retry_delay = min(RETRY_MAX_SECONDS, max(RETRY_FIRST_SECONDS, self._retry_delay * 2))
+        self.retry_at = self.clock() + self._retry_delay
+        log.warning("%s; retrying in %.0f s", exc.error_msg, self._retry_delay)
+        self.update_summary()
+        return True
+
+    def _reached(self) -> None:
+        if self.unreachable is not None:
+            self.unreachable = None
+            self._retry_delay = 0.0
+            self.update_summary()
+
+    def retry_if_due(self) -> None:
+        """Called every second: an unreachable endpoint is tried again when its time came."""
+        if self.unreachable is not None and self.clock() >= self.retry_at:
+            self.retry_at = self.clock() + self._retry_delay  # one try at a time
+            self.refresh_all()
+
     # --- devices and tunnels -----------------------------------------------------------
 
     def refresh_all(self) -> None:
+        self._refresh_round += 1
         # a listing slower than the refresh interval must finish, not be restarted forever
         if not self._listing_devices:
             self.load_devices(progressive=False)
@@ -103,6 +144,8 @@ class TunnelOperations(_Base):
 
     def periodic_refresh(self) -> None:
         """The refresh timer: tunnels every time, devices paced by the fleet's size."""
+        if self.unreachable is not None:
+            return  # `retry_if_due` paces the tries while the endpoint is away
         pause = self.config.refresh_interval * max(1.0, self._listed_pages / PAGES_PER_REFRESH)
         if self._listed_at is None or self.clock() - self._listed_at >= pause:
             self.refresh_all()
@@ -131,12 +174,14 @@ class TunnelOperations(_Base):
                     last_paint = now
                     self._first_paint()
         except Exception as exc:
-            self.report_error(exc, "list devices")
+            if not self._network_failure(exc):
+                self.report_error(exc, "list devices")
             return
         finally:
             self.devices_loaded = True
             self._listing_devices = False
         self._listed_at, self._listed_pages = self.clock(), pages
+        self._reached()
         table.set_devices(collected)
         self._first_paint()
         self.update_summary()
@@ -160,8 +205,10 @@ class TunnelOperations(_Base):
         try:
             tunnels = await self.client.list_tunnels()
         except Exception as exc:
-            self.report_error(exc, "list tunnels")
+            if not self._network_failure(exc):
+                self.report_error(exc, "list tunnels")
             return
+        self._reached()
         self.tunnels_by_device = {t.device_id: t for t in tunnels}
         self._reload_stored()
         self.update_badges()

@@ -8,6 +8,7 @@ to the app as messages.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from rich.text import Text
@@ -136,6 +137,8 @@ class TunnelTab(TabPane):
         self._generation = 0
         self._on_change = on_change
         self._reconnect_text = "reconnecting"
+        self._shell_boundary = False
+        self._refused_notice = False
 
     def compose(self) -> ComposeResult:
         yield TabStatus(id="tab-status", classes="tab-status")
@@ -165,6 +168,8 @@ class TunnelTab(TabPane):
 
     def start(self, stored: StoredTunnel) -> None:
         """Connect to a (new or reused) tunnel; a previous session must be closed first."""
+        if self._generation:
+            self._shell_boundary = True  # the next login starts a new shell in this pane
         self.stored = stored
         self.user_closed = False
         self.notified_level = TokenLevel.OK
@@ -212,8 +217,14 @@ class TunnelTab(TabPane):
             self.session.login(username, password)
 
     def _send_input(self, data: bytes) -> None:
-        if self.session is not None:
-            self.session.send_input(data)
+        if self.session is not None and self.phase not in ("expired", "ended", "closed"):
+            self.session.send_input(data)  # the session holds what it cannot send yet
+            return
+        # nothing will ever carry these keys: say so in place, once until it reconnects
+        if not self._refused_notice:
+            self._refused_notice = True
+            why = "the token expired" if self.phase == "expired" else "the session ended"
+            self.say_in_pane(f"input not sent: {why} · ctrl+] then r renews")
 
     def _resize(self, cols: int, rows: int) -> None:
         if self.session is not None:
@@ -246,8 +257,17 @@ class TunnelTab(TabPane):
             self.set_phase("login", "device connected: log in")
             self.post_message(self.LoginNeeded(self))
         elif isinstance(event, LoginAccepted):
+            if self._shell_boundary:
+                self._shell_boundary = False
+                self.mark_new_shell()
+            self._refused_notice = False
             self.set_phase("connected", "connected")
             self.pane.focus()
+        elif type(event).__name__ == "NewShell":  # the session's event (contract 4)
+            self.mark_new_shell()
+        elif type(event).__name__ == "InputRefused":
+            dropped = getattr(event, "bytes_dropped", 0)
+            self.say_in_pane(f"{dropped} bytes typed while not connected were not sent")
         elif isinstance(event, PeerDisconnected):
             self._on_disconnect(event)
         elif isinstance(event, Reconnecting):
@@ -256,6 +276,22 @@ class TunnelTab(TabPane):
             self.set_phase("reconnecting", f"{self._reconnect_text} in {event.delay:g} s")
         elif isinstance(event, Ended):
             self._on_ended(event)
+
+    def say_in_pane(self, line: str) -> None:
+        """A line of ours in the terminal, dim and set apart, so it is read where the eyes
+        are (and never mistaken for the device's output)."""
+        panes = self.query(TerminalPane)
+        if panes:
+            panes.first().feed(f"\r\n\x1b[0;2;7m iotunnel: {line} \x1b[0m\r\n")
+            self._on_change()
+
+    def mark_new_shell(self) -> None:
+        """A rule with the time: an old prompt above it is never taken for the new one."""
+        at = time.strftime("%H:%M:%S", time.localtime(self._clock()))
+        panes = self.query(TerminalPane)
+        if panes:
+            panes.first().feed(f"\r\n\x1b[0;2m──── new shell · {at} ────\x1b[0m\r\n")
+            self._on_change()
 
     def _on_disconnect(self, event: PeerDisconnected) -> None:
         code, message = event.status_code, event.status_msg or "no reason given"
@@ -354,6 +390,7 @@ class TunnelTab(TabPane):
         self.render_status()
         if level == TokenLevel.EXPIRED and self.phase not in ("expired", "closed"):
             self.set_phase("expired", "token expired · press r to renew")
+            self.say_in_pane("tunnel token expired · ctrl+] then r renews")
         order = list(TokenLevel)
         if order.index(level) > order.index(self.notified_level):
             self.notified_level = level
