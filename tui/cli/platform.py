@@ -38,6 +38,14 @@ def add_platform(sub: argparse._SubParsersAction) -> None:
         "name when listening on all interfaces)",
     )
     p.add_argument(
+        "--keepalive",
+        type=opt.positive_int,
+        default=20,
+        metavar="SECONDS",
+        help="WebSocket ping period of tunnel links; a link silent as long again is dropped "
+        "(default 20)",
+    )
+    p.add_argument(
         "--relay",
         choices=("iotunnel", "documented"),
         default="iotunnel",
@@ -74,6 +82,7 @@ def _run_platform(args: argparse.Namespace) -> int:
         "tls_key",
         "tls_self_signed",
         "advertise_host",
+        "keepalive",
     )
     state_path = args.state or str(default_state_path())
     config = PlatformConfig(seed, state_path, **{name: getattr(args, name) for name in names})

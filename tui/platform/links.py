@@ -38,16 +38,19 @@ class LinkLimits:
     socket_buffer: int = 64 * 1024  # SO_SNDBUF / transport high-water mark of a link
 
 
-def transport_of(ws: Any) -> asyncio.Transport | None:
-    """The asyncio transport under a Starlette WebSocket served by uvicorn.
+def protocol_of(ws: Any) -> Any:
+    """uvicorn's WebSocket protocol object under a Starlette WebSocket, or None.
 
     ASGI hides it; uvicorn's `send` callable (kept in the scope by the outermost
     middleware, before Starlette wraps it) is a method of its protocol, which holds the
     transport. Checked by a test, so a uvicorn upgrade that changes this is noticed.
     """
-    send = ws.scope.get(SERVER_SEND_KEY)
-    protocol = getattr(send, "__self__", None)
-    transport = getattr(protocol, "transport", None)
+    return getattr(ws.scope.get(SERVER_SEND_KEY), "__self__", None)
+
+
+def transport_of(ws: Any) -> asyncio.Transport | None:
+    """The asyncio transport under a Starlette WebSocket served by uvicorn."""
+    transport = getattr(protocol_of(ws), "transport", None)
     return transport if isinstance(transport, asyncio.Transport) else None
 
 
@@ -72,6 +75,13 @@ class TunnelLink:
         self.name = name
         self.transport = transport_of(ws)
         shrink_buffers(self.transport, limits.socket_buffer)
+        protocol = protocol_of(ws)
+        # uvicorn's own send and its "writable" flag: a send while it is set never waits
+        self._server_send = ws.scope.get(SERVER_SEND_KEY) if protocol else None
+        self._writable: asyncio.Event | None = getattr(protocol, "writable", None)
+        self._sending_since: float | None = None  # loop time the pending send began
+        self._loop = asyncio.get_running_loop()
+        self._watchdog = self._loop.call_later(limits.stall_timeout / 4, self._check_stall)
         self._urgent: deque[str] = deque()
         self._frames: deque[tuple[str, bool]] = deque()  # (text, counts against the budget)
         self._queued = 0
@@ -82,6 +92,7 @@ class TunnelLink:
         self.lost = asyncio.Event()  # the socket is gone (set by the relay's reader)
         self._close_code: int | None = None
         self._dead = False
+        self._idle = False
         self._writer = asyncio.ensure_future(self._write_loop())
 
     @property
@@ -96,6 +107,21 @@ class TunnelLink:
 
     async def relay(self, text: str) -> bool:
         """Queue a frame from the other side, waiting while this peer is over budget."""
+        if (
+            self._writer_idle
+            and self._writable is not None
+            and self._writable.is_set()
+            and not self._dead
+            and self._close_code is None
+        ):
+            # the hot path: nothing queued, the socket takes it now (this send cannot wait)
+            try:
+                await self._server_send({"type": "websocket.send", "text": text})
+                return True
+            except Exception:
+                log.debug("%s: send failed, link aborted", self.name, exc_info=True)
+                self.abort()
+                return False
         while self._queued >= self.limits.budget and not self._dead:
             self._space.clear()
             self.saturated.set()
@@ -123,6 +149,29 @@ class TunnelLink:
         self._ready.set()
         return True
 
+    async def _send(self, text: str) -> None:
+        self._sending_since = self._loop.time()
+        if self._server_send is not None:
+            await self._server_send({"type": "websocket.send", "text": text})
+        else:
+            await self.ws.send_text(text)
+        self._sending_since = None
+
+    def _check_stall(self) -> None:
+        """A send pending for longer than `stall_timeout`: the peer is stuck; cut it."""
+        if self._dead:
+            return
+        since, stall = self._sending_since, self.limits.stall_timeout
+        if since is not None and self._loop.time() - since > stall:
+            log.warning("%s: the peer took nothing for %.0f s: link aborted", self.name, stall)
+            self.abort()
+            return
+        self._watchdog = self._loop.call_later(stall / 4, self._check_stall)
+
+    @property
+    def _writer_idle(self) -> bool:
+        return self._idle and not self._frames and not self._urgent
+
     async def _write_loop(self) -> None:
         stall = self.limits.stall_timeout
         try:
@@ -140,9 +189,11 @@ class TunnelLink:
                     return
                 else:
                     self._ready.clear()
+                    self._idle = True
                     await self._ready.wait()
+                    self._idle = False
                     continue
-                await asyncio.wait_for(self.ws.send_text(text), stall)
+                await self._send(text)
         except TimeoutError:
             log.warning("%s: the peer took nothing for %.0f s: link aborted", self.name, stall)
             self.abort()
@@ -176,6 +227,7 @@ class TunnelLink:
         if self._dead:
             return
         self._dead = True
+        self._watchdog.cancel()
         self._frames.clear()
         self._urgent.clear()
         self._queued = 0

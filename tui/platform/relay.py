@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -46,6 +47,28 @@ DOCUMENTED_OPS = frozenset(
 PLATFORM_DISCONNECTS = frozenset(
     {DisconnectCode.CLOSED_BY_API, DisconnectCode.TOKEN_EXPIRED, DisconnectCode.REPLACED}
 )
+
+
+# The hot path reads the operation from the envelope's first key, as our agent, our app and
+# the C SDK write it, without decoding 2 KB of output (json.loads of escaped terminal
+# output costs more than the rest of the relay). It is only trusted when no other key can
+# be "operation_type" too: the literal appears once, and no escape spells a letter.
+_LEADING_OPERATION = re.compile(
+    r'\{\s*"operation_type"\s*:\s*"(command_response|command|connect_response|connect)"\s*,'
+)
+# JSON spells an escape "\\u" (lowercase); printable ASCII is U+0020..U+007F
+_ESCAPED_PRINTABLE = tuple(f"\\u00{digit}" for digit in "234567")
+_KEY = '"operation_type"'
+
+
+def fast_operation(text: str) -> str | None:
+    """The frame's operation when its envelope alone says so for sure; None: parse it."""
+    match = _LEADING_OPERATION.match(text)
+    if match is None or text.count(_KEY) != 1:
+        return None
+    if "\\u00" in text and any(escape in text for escape in _ESCAPED_PRINTABLE):
+        return None
+    return match.group(1)
 
 
 def parse_frame(text: str) -> dict[str, Any] | None:
@@ -87,6 +110,11 @@ async def _relay(service: TunnelService, tunnel_id: str, side: str, link: Tunnel
         text = message.get("text")
         if text is None:
             log.warning("tunnel %s: binary frame from the %s side dropped", tunnel_id, side)
+            continue
+        if fast_operation(text) is not None:  # output and keystrokes: relayed as they are
+            peer = service.peer(tunnel_id, side)
+            if peer is not None:
+                await peer.relay(text)
             continue
         body = parse_frame(text)
         if body is None:
