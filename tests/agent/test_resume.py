@@ -22,6 +22,7 @@ from tests.agent.test_tunnel_protocol import (  # noqa: F401
 )
 from tests.support.tls import make_certificate
 from tui.agent.backends.pty import PtyBackend
+from tui.agent.shell import KeptShell
 from tui.agent.tunnel import DeviceTunnel
 from tui.iotda.frames import (
     ConnectAnswer,
@@ -206,3 +207,30 @@ def test_frames_never_show_a_ticket() -> None:
     frame = resume_frame("demo", "secret-ticket-value", 7)
     answer = TunnelFrame("connect_response", "r", {"resume_ticket": "secret-ticket-value"})
     assert "secret-ticket-value" not in repr(frame) + repr(answer) + repr(os.environ.get("X"))
+
+
+async def test_a_detached_shell_blocks_instead_of_losing_output() -> None:
+    session = await PtyBackend("demo", "demo").open("demo", "demo", 80, 24)
+    shell = KeptShell(session, "demo", None, ticket=None, idle_timeout=600, history_chars=8192)
+    try:
+        received: list[str] = []
+        arrived = asyncio.Event()
+
+        async def sink(chunks: list[str]) -> None:
+            received.extend(chunks)
+            if "END" in "".join(received[-3:]):
+                arrived.set()
+
+        # 100,000 characters while nobody listens: far more than the history holds
+        shell.write(b"stty -echo; head -c 100000 /dev/zero | tr '\\0' a; echo E$(true)ND\r")
+        async with asyncio.timeout(TIMEOUT):  # reading stops once the history is full
+            while shell.produced < 8192:
+                await asyncio.sleep(0.01)
+        assert 8192 <= shell.produced < 100_000
+        await shell.attach(sink, 0)
+        await asyncio.wait_for(arrived.wait(), TIMEOUT)
+        text = "".join(received)
+        assert "a" * 100_000 + "END" in text and shell.produced == len(text)
+        assert text.startswith("stty -echo")  # from the very first character
+    finally:
+        await shell.close()

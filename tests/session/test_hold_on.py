@@ -210,14 +210,16 @@ async def test_a_device_without_the_extension_gets_a_login_as_before() -> None:
     relay = await FakeRelay(answer=None).start()  # a C-SDK device: no data at all
     log = EventLog()
     session = make(relay, log, allow_extensions=True)
+    session.resize(100, 40)
     task = asyncio.create_task(session.run())
     session.login("root", PASSWORD)
     await log.wait_kind(LoginAccepted)
     assert session.extensions == frozenset() and not session.can_resume
+    session.resize(120, 50)
     relay.drop()
     await log.wait_kind(DeviceReady, count=2)  # the owner asks for a login, as today
     assert len(relay.ops(Op.CONNECT)) == 1 and not log.of(Resumed)
-    assert not relay.ops(Op.RESIZE)  # never listed: never sent after the first answer
+    assert not relay.ops(Op.RESIZE)  # never listed: never sent
     await session.close()
     await asyncio.wait_for(task, 15)
     await relay.stop()

@@ -75,6 +75,7 @@ class KeptShell:
         self.idle_expired = False
         self.exited = asyncio.Event()  # the shell's output ended (exit, idle, grace, close)
         self._closed = False
+        self._detaches = 0
         self._pump = asyncio.create_task(self._run_pump(), name="shell-pump")
         self._watch = asyncio.create_task(self._idle_watch(), name="shell-idle")
         self._grace_timer: asyncio.Task[None] | None = None
@@ -101,10 +102,7 @@ class KeptShell:
             return False
         # compare both, always, as bytes: a ticket from the wire may hold anything
         ticket_ok = hmac.compare_digest(_utf8(ticket), _utf8(expected))
-        user_ok = hmac.compare_digest(
-            username.encode("utf-8", "surrogatepass"),
-            self.username.encode("utf-8", "surrogatepass"),
-        )
+        user_ok = hmac.compare_digest(_utf8(username), _utf8(self.username))
         if not (ticket_ok and user_ok):
             return False
         self._ticket = None
@@ -130,6 +128,7 @@ class KeptShell:
         if self._sink is None and self._grace_timer is not None:
             return
         self._sink = None
+        self._detaches += 1
         self._attached.clear()
         self._detached_at = self.produced
         if self._grace_timer is None and not self.exited.is_set():
@@ -144,6 +143,7 @@ class KeptShell:
         # the app may come back over the link we still stream to (a relay that never said
         # it had left): from here on only the replay below sends, until it has caught up
         self._sink = None
+        detaches = self._detaches
         sent = min(max(offset, 0), self.produced)
         oldest = self._history[0][0] if self._history else self.produced
         if sent < oldest:
@@ -162,6 +162,8 @@ class KeptShell:
                     batch = []
             if batch:
                 await sink(batch)
+        if self._detaches != detaches:
+            return  # that link went while replaying: the shell stays kept for the next
         # no await since the last check: nothing produced can slip between
         self._sink = sink
         self._attached.set()
@@ -192,7 +194,11 @@ class KeptShell:
             self.produced += len(chunk)
             self._history_chars += len(chunk)
         while self._history_chars > self._history_limit and len(history) > 1:
-            self._history_chars -= len(history.popleft()[1])
+            start, oldest = history[0]
+            if self._sink is None and start + len(oldest) > self._detached_at:
+                break  # never sent: kept until an app is back (reading stops meanwhile)
+            self._history_chars -= len(oldest)
+            history.popleft()
         sink = self._sink
         if sink is not None:
             await sink(chunks)

@@ -201,18 +201,12 @@ class SessionFrames:
         self._username = username
         self._outbox.put_nowait(connect_frame(username, password).encode())
         log.info("login sent for user %r", username)
-        if self._size is not None:  # lets an agent size the pty it is about to open
-            self._send_size(self._outbox)
 
     def _send_size(self, outbox: asyncio.Queue[str]) -> None:
-        # before the first connect_response nothing is known: our agent reads it, a C-SDK
-        # device ignores it; a strict relay may not, so only when extensions are allowed
-        known = self._shells > 0 or self._resuming
-        if self._size is None or not self.extensions_allowed:
-            return
-        if known and Extension.RESIZE not in self._extensions:
-            return
-        outbox.put_nowait(resize_frame(*self._size).encode())
+        # only once the device listed `resize` (and the policy allows it): a relay that
+        # checks operation_type may drop an unknown frame, or the session with it
+        if self._size is not None and Extension.RESIZE in self.extensions:
+            outbox.put_nowait(resize_frame(*self._size).encode())
 
     @staticmethod
     def _put_input(outbox: asyncio.Queue[str], text: str) -> None:
