@@ -121,10 +121,18 @@ class Run:
     errors: int
     statuses: dict[str, int]
     cli_rss_mb: float
+    cli_cpu: float
 
 
-def run_cli(argv: list[str], environ: dict[str, str]) -> tuple[int, bytes, float, float]:
-    """(exit code, stdout, wall seconds, peak RSS MB) of one CLI process."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its waited-for children (the fleet's shells)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_cli(argv: list[str], environ: dict[str, str]) -> tuple[int, bytes, float, float, float]:
+    """(exit code, stdout, wall seconds, peak RSS MB, CPU seconds) of one CLI process."""
     started = time.perf_counter()
     process = subprocess.Popen(argv, env=environ, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
@@ -132,18 +140,19 @@ def run_cli(argv: list[str], environ: dict[str, str]) -> tuple[int, bytes, float
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, out, wall, usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return process.returncode, out, wall, usage.ru_maxrss / 1024, cpu
 
 
 def fleet_run(concurrency: int, environ: dict[str, str]) -> Run:
     argv = cli("exec", "--all", "--json", "--concurrency", str(concurrency), "--", *COMMAND)
-    _, out, wall, rss = run_cli(argv, environ)
+    _, out, wall, rss, cpu = run_cli(argv, environ)
     results = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
     statuses: dict[str, int] = {}
     for result in results:
         statuses[result["status"]] = statuses.get(result["status"], 0) + 1
     errors = sum(1 for r in results if r["status"] != "ok")
-    return Run(wall, [r["duration_ms"] for r in results], errors, statuses, rss)
+    return Run(wall, [r["duration_ms"] for r in results], errors, statuses, rss, cpu)
 
 
 def percentile(values: list[int], share: float) -> float:
@@ -199,7 +208,15 @@ def report(
     for level in levels:
         reset_peak(platform_pid)
         reset_peak(fleet_pid)
+        cpu_before = cpu_seconds(platform_pid), cpu_seconds(fleet_pid)
         runs = [fleet_run(level, run_env) for _ in range(args.runs)]
+        cpu_after = cpu_seconds(platform_pid), cpu_seconds(fleet_pid)
+        execs = len(ids) * len(runs)
+        cpu_ms = [
+            sum(run.cli_cpu for run in runs) * 1000 / execs,
+            (cpu_after[0] - cpu_before[0]) * 1000 / execs,
+            (cpu_after[1] - cpu_before[1]) * 1000 / execs,
+        ]
         wall = statistics.median(run.wall for run in runs)
         totals[level] = wall
         durations = [d for run in runs for d in run.durations_ms]
@@ -210,6 +227,10 @@ def report(
             f"{max(run.cli_rss_mb for run in runs):>7.1f} {peak_rss_mb(platform_pid):>8.1f} "
             f"{peak_rss_mb(fleet_pid):>8.1f}"
         )
+        print(
+            f"      CPU per device: CLI {cpu_ms[0]:.1f} ms, platform {cpu_ms[1]:.1f} ms, "
+            f"fleet {cpu_ms[2]:.1f} ms (with its shells); {os.cpu_count()} cores"
+        )
         if errors:
             print(f"      statuses: {runs[-1].statuses}")
 
@@ -217,7 +238,7 @@ def report(
     walls, failures = [], 0
     started = time.perf_counter()
     for device_id in sample:
-        code, _, wall, _ = run_cli(cli("exec", device_id, "--", *COMMAND), run_env)
+        code, _, wall, _, _ = run_cli(cli("exec", device_id, "--", *COMMAND), run_env)
         walls.append(wall)
         failures += code != 0
     elapsed = time.perf_counter() - started
