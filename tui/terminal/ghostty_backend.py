@@ -30,14 +30,8 @@ from tui.terminal.backend import (
     TitleChange,
 )
 from tui.terminal.ghostty_input import InputEncoder
-from tui.terminal.ghostty_native import (
-    RowReader,
-    check,
-    display_text,
-    format_rows,
-    hyperlink_at,
-    scroll_viewport,
-)
+from tui.terminal.ghostty_native import RowReader, check, display_text, scroll_viewport
+from tui.terminal.ghostty_query import format_rows, hyperlink_at
 
 log = logging.getLogger(__name__)
 
