@@ -126,7 +126,7 @@ def library_one_call(data: bytes, cols: int, rows: int) -> float:
 
 def tmux_ingest(path: Path, cols: int, rows: int, tmp: Path) -> float:
     """Time from `cat` starting to tmux having read the last byte, in a private server."""
-    sock = str(tmp / "bench.sock")
+    sock = tempfile.mkdtemp(dir=tmp) + "/tmux.sock"  # a fresh server each run
     tmux = ["tmux", "-S", sock, "-f", "/dev/null"]
     cmd = (
         f"stty -echo -opost -onlcr; tmux -S {sock} wait-for go; cat {path}; "
