@@ -297,7 +297,6 @@ async def repaint_once(cols: int, rows: int, backend_name: str, runs: int) -> fl
             # Cold: the pane's strips and styles, and the backend's rows and style
             # lookups, are all rebuilt, as after a resize or a screen of new output.
             pane._strips.clear()
-            pane._placed_styles.clear()
             pane._styles.clear()
             if hasattr(backend, "_rows"):
                 backend._rows.clear()
@@ -331,7 +330,9 @@ def rss_kb() -> int:
 
 
 def bench_memory(backends: list[str], tabs: int = 8) -> None:
-    lines = coloured(10_500 * 90, 120, 40)  # ~10,500 coloured lines of ~90 columns
+    # 10,500 coloured lines of up to 120 columns, as `ls --color`/logs print them.
+    lines = b"\r\n".join(coloured(300_000, 120, 40).split(b"\r\n")[:1500]) + b"\r\n"
+    lines = lines * 7
     print(f"RSS per tab, 120x40 with 10,000 lines of scrollback printed ({tabs} tabs)")
     for backend_name in backends:
         gc.collect()

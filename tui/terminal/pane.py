@@ -170,7 +170,6 @@ class TerminalPane(
         self._dirty: set[int] = set()
         self._strips: dict[int, Strip] = {}
         self._styles: dict[Attrs, Style] = {}
-        self._placed_styles: dict[tuple[int, int, int], tuple[Attrs, Style]] = {}
         self._base_style: Style | None = None
         self._scroll_back = 0
         self._history_seen = 0

@@ -2,7 +2,7 @@
 widget's theme, the cursor, and the selection offsets Textual reads from the styles.
 
 Strips are cached per row until the emulator marks the row dirty; styles are cached
-per look and per (look, offset, row), so a repaint builds few new Style objects.
+per look, so a row costs one Style copy per run (for its selection offset).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from tui.terminal.backend import Attrs, Run, TerminalBackend
 from tui.terminal.pyte_backend import MAX_CACHED_STYLES
 from tui.terminal.render import fit_text, row_segments, style_for, with_meta
 
-MAX_PLACED_STYLES = 1 << 16  # (attrs, offset, row) -> Style; bounded, rebuilt on demand
-
 
 class RowRendering:
     """Mixin for the pane; it provides `_backend`, the caches and the overlays."""
@@ -27,7 +25,6 @@ class RowRendering:
     _backend: TerminalBackend
     _strips: dict[int, Strip]
     _styles: dict[Attrs, Style]
-    _placed_styles: dict[tuple[int, int, int], tuple[Attrs, Style]]
     _base_style: Style | None
     _scroll_back: int
     rich_style: Style
@@ -40,7 +37,6 @@ class RowRendering:
 
     def _forget_styles(self) -> None:
         self._styles.clear()
-        self._placed_styles.clear()
         self._strips.clear()
         self._base_style = None
 
@@ -61,20 +57,11 @@ class RowRendering:
 
     def _placed_style(self, attrs: Attrs, offset: int, y: int) -> Style:
         """The style of a segment at character `offset` of row `y`, with the offset meta
-        Textual's selection reads (what `Strip.apply_offsets` adds, without building
-        a new Style per segment per frame)."""
-        # Keyed by identity (backends share one Attrs per look): hashing the 9-field
-        # tuple per segment costs more than the lookup saves. The entry keeps `attrs`
-        # alive, so its id cannot be reused while the entry exists.
-        key = (id(attrs), offset, y)
-        entry = self._placed_styles.get(key)
-        if entry is None or entry[0] is not attrs:
-            if len(self._placed_styles) >= MAX_PLACED_STYLES:
-                self._placed_styles.clear()
-            style = with_meta(self._style(attrs), _offset_meta(offset, y))
-            self._placed_styles[key] = (attrs, style)
-            return style
-        return entry[1]
+        Textual's selection reads (what `Strip.apply_offsets` adds, for a copy of one
+        cached style instead of a generic Style addition). Not cached: rows are cached
+        as strips, and a cache of (look, offset, row) styles only fed the garbage
+        collector during floods."""
+        return with_meta(self._style(attrs), _offset_meta(offset, y))
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
