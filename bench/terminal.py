@@ -230,7 +230,7 @@ async def pane_drain(
             if keys:
                 pressed.append(time.perf_counter())
                 app.post_message(events.Key("k", "k"))  # through the App, as a real key
-            await asyncio.sleep(0.02 if keys else 0.005)
+            await asyncio.sleep(0.01 if keys else 0.005)
         await feeder
         await pane.wait_drained(60)
         await asyncio.sleep(FRAME_SETTLE)  # the last frame is painted too
@@ -330,9 +330,12 @@ def rss_kb() -> int:
 
 
 def bench_memory(backends: list[str], tabs: int = 8) -> None:
-    # 10,500 coloured lines of up to 120 columns, as `ls --color`/logs print them.
-    lines = b"\r\n".join(coloured(300_000, 120, 40).split(b"\r\n")[:1500]) + b"\r\n"
-    lines = lines * 7
+    # 10,500 coloured log lines of under 100 columns.
+    lines = b"".join(
+        b"\x1b[3%dm%05d\x1b[0m 2026-11-26 05:%02d INFO tunnel gw-%04d opened, rtt %d ms\r\n"
+        % (n % 8, n, n % 60, n % 1000, n % 97)
+        for n in range(10_500)
+    )
     print(f"RSS per tab, 120x40 with 10,000 lines of scrollback printed ({tabs} tabs)")
     for backend_name in backends:
         gc.collect()
