@@ -169,7 +169,7 @@ class TerminalPane(
         self._drain_task: asyncio.Task[None] | None = None
         self._dirty: set[int] = set()
         self._strips: dict[int, Strip] = {}
-        self._styles: dict[Attrs, Style] = {}
+        self._styles: dict[int, tuple[Attrs, Style]] = {}
         self._base_style: Style | None = None
         self._scroll_back = 0
         self._history_seen = 0

@@ -24,7 +24,7 @@ class RowRendering:
 
     _backend: TerminalBackend
     _strips: dict[int, Strip]
-    _styles: dict[Attrs, Style]
+    _styles: dict[int, tuple[Attrs, Style]]
     _base_style: Style | None
     _scroll_back: int
     rich_style: Style
@@ -48,20 +48,15 @@ class RowRendering:
         return self._base_style
 
     def _style(self, attrs: Attrs) -> Style:
-        style = self._styles.get(attrs)
-        if style is None:
+        # Keyed by identity (backends share one Attrs per look; hashing the 10-field
+        # tuple per segment costs more than the lookup). The entry keeps `attrs` alive,
+        # so its id cannot be reused while the entry exists.
+        entry = self._styles.get(id(attrs))
+        if entry is None or entry[0] is not attrs:
             if len(self._styles) >= MAX_CACHED_STYLES:
                 self._styles.clear()
-            style = self._styles[attrs] = self._base + style_for(attrs)
-        return style
-
-    def _placed_style(self, attrs: Attrs, offset: int, y: int) -> Style:
-        """The style of a segment at character `offset` of row `y`, with the offset meta
-        Textual's selection reads (what `Strip.apply_offsets` adds, for a copy of one
-        cached style instead of a generic Style addition). Not cached: rows are cached
-        as strips, and a cache of (look, offset, row) styles only fed the garbage
-        collector during floods."""
-        return with_meta(self._style(attrs), _offset_meta(offset, y))
+            entry = self._styles[id(attrs)] = (attrs, self._base + style_for(attrs))
+        return entry[1]
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -96,10 +91,14 @@ class RowRendering:
 
     def _strip(self, runs: list[Run], width: int, y: int, cursor_x: int | None = None) -> Strip:
         fit = getattr(self._backend, "display_text", fit_text)
-        placed = self._placed_style
-        segments: list[Segment] = row_segments(
-            runs, lambda attrs, offset: placed(attrs, offset, y), cursor_x, fit=fit
-        )
+        style = self._style
+
+        def placed(attrs: Attrs, offset: int) -> Style:
+            # The offset meta Textual's selection reads (what `Strip.apply_offsets`
+            # adds), on a copy of the cached style; rows themselves are cached as strips.
+            return with_meta(style(attrs), _offset_meta(offset, y))
+
+        segments: list[Segment] = row_segments(runs, placed, cursor_x, fit=fit)
         strip = Strip(segments)
         if strip.cell_length != width:
             end = sum(len(segment.text) for segment in segments)
