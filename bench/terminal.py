@@ -110,20 +110,23 @@ def backend_slices(data: bytes, cols: int, rows: int, name: str) -> float:
 
 
 def library_one_call(data: bytes, cols: int, rows: int) -> float:
-    import pyghostty
+    """The same library, configured as the backend configures it, in one write."""
+    from pyghostty import lib
 
-    terminal = pyghostty.Terminal(cols, rows)
+    from tui.terminal.ghostty_backend import GhosttyBackend
+
+    backend = GhosttyBackend(cols, rows)
     gc.collect()
     start = time.perf_counter()
-    terminal.feed(data)
+    lib.ghostty_terminal_vt_write(backend._t, data, len(data))
     elapsed = time.perf_counter() - start
-    terminal.close()
+    backend.close()
     return elapsed
 
 
 def tmux_ingest(path: Path, cols: int, rows: int, tmp: Path) -> float:
     """Time from `cat` starting to tmux having read the last byte, in a private server."""
-    sock = str(tmp / "bench.sock")
+    sock = tempfile.mkdtemp(dir=tmp) + "/tmux.sock"  # a fresh server each run
     tmux = ["tmux", "-S", sock, "-f", "/dev/null"]
     cmd = (
         f"stty -echo -opost -onlcr; tmux -S {sock} wait-for go; cat {path}; "
@@ -227,7 +230,7 @@ async def pane_drain(
             if keys:
                 pressed.append(time.perf_counter())
                 app.post_message(events.Key("k", "k"))  # through the App, as a real key
-            await asyncio.sleep(0.02 if keys else 0.005)
+            await asyncio.sleep(0.01 if keys else 0.005)
         await feeder
         await pane.wait_drained(60)
         await asyncio.sleep(FRAME_SETTLE)  # the last frame is painted too
@@ -294,7 +297,6 @@ async def repaint_once(cols: int, rows: int, backend_name: str, runs: int) -> fl
             # Cold: the pane's strips and styles, and the backend's rows and style
             # lookups, are all rebuilt, as after a resize or a screen of new output.
             pane._strips.clear()
-            pane._placed_styles.clear()
             pane._styles.clear()
             if hasattr(backend, "_rows"):
                 backend._rows.clear()
@@ -328,7 +330,12 @@ def rss_kb() -> int:
 
 
 def bench_memory(backends: list[str], tabs: int = 8) -> None:
-    lines = coloured(10_500 * 90, 120, 40)  # ~10,500 coloured lines of ~90 columns
+    # 10,500 coloured log lines of under 100 columns.
+    lines = b"".join(
+        b"\x1b[3%dm%05d\x1b[0m 2026-11-26 05:%02d INFO tunnel gw-%04d opened, rtt %d ms\r\n"
+        % (n % 8, n, n % 60, n % 1000, n % 97)
+        for n in range(10_500)
+    )
     print(f"RSS per tab, 120x40 with 10,000 lines of scrollback printed ({tabs} tabs)")
     for backend_name in backends:
         gc.collect()

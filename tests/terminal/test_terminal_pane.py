@@ -357,3 +357,32 @@ async def test_focus_changes_are_reported_only_when_the_remote_asked() -> None:
         pane.focus()
         await pilot.pause()
         assert app.sent == [b"\x1b[O", b"\x1b[I"]
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS[1:])
+async def test_a_failing_native_backend_is_reported_in_the_pane_not_a_crash(
+    backend_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tui.terminal.ghostty_backend import GhosttyBackend
+    from tui.terminal.ghostty_native import NativeError
+    from tui.terminal.pyte_backend import PyteBackend
+
+    class Failing(GhosttyBackend):
+        def feed(self, data: bytes) -> None:
+            if b"boom" in data:
+                raise NativeError("libghostty-vt: vt_write failed (-1)")
+            super().feed(data)
+
+    app = PaneApp(backend=Failing(80, 24))
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(TerminalPane)
+        await fed(pane, b"before\r\n")
+        await fed(pane, b"boom\r\n")
+        await fed(pane, b"after\r\n")
+        await pilot.pause()
+        assert isinstance(pane.backend, PyteBackend)
+        text = pane.screen_text()
+        assert "the emulator failed (NativeError)" in text and "after" in text
+        await pilot.press("x")
+        assert app.sent[-1] == b"x"  # still a working terminal
+    assert "backend failed" in caplog.text

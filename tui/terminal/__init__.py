@@ -10,6 +10,7 @@ from tui.terminal.backends import (
     chosen_backend,
     make_backend,
     set_default_backend,
+    warm_up,
 )
 from tui.terminal.keys import encode_key, encode_mouse, encode_paste
 from tui.terminal.pane import TerminalPane
@@ -29,4 +30,5 @@ __all__ = [
     "encode_paste",
     "make_backend",
     "set_default_backend",
+    "warm_up",
 ]

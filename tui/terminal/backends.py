@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 from tui.terminal.backend import TerminalBackend
 from tui.terminal.pyte_backend import PyteBackend
@@ -84,3 +85,26 @@ def make_backend(
         except Exception:
             log.exception("terminal: Ghostty's core failed to start; using pyte")
     return PyteBackend(columns, lines, scrollback)
+
+
+def warm_up() -> threading.Thread | None:
+    """Load Ghostty's core in the background (call it when the app starts): the first
+    import and the first terminal cost about a second of cffi parsing, which would
+    otherwise freeze the UI when the first tab opens. Returns the thread, if any."""
+    if os.environ.get(ENV_VAR, "").strip().lower() == "pyte" or _default == "pyte":
+        return None
+
+    def load() -> None:
+        try:
+            if ghostty_available():
+                backend = make_backend(4, 2, 10, name="ghostty")
+                backend.feed(b"\x1b[1mwarm\x1b[0m")
+                backend.take_dirty()
+                backend.row_runs(0)
+                backend.encode_key("a", "a")
+        except Exception:
+            log.debug("terminal: warm-up failed", exc_info=True)
+
+    thread = threading.Thread(target=load, name="iotunnel-terminal-warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -30,14 +30,8 @@ from tui.terminal.backend import (
     TitleChange,
 )
 from tui.terminal.ghostty_input import InputEncoder
-from tui.terminal.ghostty_native import (
-    RowReader,
-    check,
-    display_text,
-    format_rows,
-    hyperlink_at,
-    scroll_viewport,
-)
+from tui.terminal.ghostty_native import RowReader, check, display_text, scroll_viewport
+from tui.terminal.ghostty_query import format_rows, hyperlink_at
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +69,7 @@ class GhosttyBackend:
         self._reader = RowReader(self._t)
         self._free = weakref.finalize(self, _free_all, self._t, self._state, self._reader)
         self._scrollback = scrollback
-        self._limit_scrollback(scrollback)
+        self._limit_scrollback(scrollback, columns)
         # cffi callbacks must stay referenced for as long as they are installed.
         self._callbacks = (
             ffi.callback("GhosttyTerminalWritePtyFn", self._on_write_pty, onerror=self._cb_error),
@@ -126,22 +120,28 @@ class GhosttyBackend:
             return
         check(lib.ghostty_terminal_resize(self._t, columns, lines, 8, 16), "resize")
         self._columns, self._lines = columns, lines
+        self._limit_scrollback(self._scrollback, columns)
         self._invalidate()
 
     def reset(self) -> None:
         lib.ghostty_terminal_reset(self._t)
         # A full reset keeps scrollback in Ghostty; a fresh terminal forgets it.
-        self._limit_scrollback(0)
-        self._limit_scrollback(self._scrollback)
+        self._limit_scrollback(0, self._columns)
+        self._limit_scrollback(self._scrollback, self._columns)
         self._history_len = 0
         self._invalidate()
 
-    def _limit_scrollback(self, lines: int) -> None:
-        # The library also caps scrollback by bytes, at 10 kB by default (a few hundred
-        # lines): let the line count decide. It prunes whole pages, so the count held
-        # is within a page of `lines`.
-        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_BYTES, ffi.new("size_t*", lines * 4096))
-        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, ffi.new("size_t*", lines))
+    def _limit_scrollback(self, lines: int, columns: int) -> None:
+        """Keep about `lines` of history. The library caps it by bytes (10 kB by default:
+        a few hundred lines) and by lines; pruning by the line cap is 4-5x slower on
+        scrolling output (measured: 70 against 330 MB/s), so the byte cap, sized for
+        `lines` rows of this width, decides, and the line cap only bounds it. Whole
+        pages are pruned: the count held is within a page (~10%) of `lines`."""
+        row_bytes = columns * 8 + 100  # a page row: 8 bytes per cell, plus its share
+        self._set(
+            lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_BYTES, ffi.new("size_t*", lines * row_bytes)
+        )
+        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, ffi.new("size_t*", lines * 2))
 
     def _invalidate(self) -> None:
         self._stale = self._stale_history = True

@@ -89,7 +89,7 @@ def _new(ctype: str, creator: Callable, *args: object) -> object:
     return handle
 
 
-_grid_ref = union_fn(
+grid_ref = union_fn(
     "ghostty_terminal_grid_ref", "GhosttyResult(*)(GhosttyTerminal, GhosttyPointS, GhosttyGridRef*)"
 )
 _U64 = np.uint64
@@ -246,7 +246,7 @@ class RowReader:
         that makes a style id meaningful."""
         if self._ref_row != y:
             self._point.value.x, self._point.value.y = 0, y
-            check(_grid_ref(self._t, self._point[0], self._ref), "grid_ref")
+            check(grid_ref(self._t, self._point[0], self._ref), "grid_ref")
             self._ref_row = y
             self._ref_node = int(ffi.cast("uintptr_t", self._ref.node))
         return self._ref_node
@@ -277,7 +277,7 @@ class RowReader:
         for flat in cells:
             row, x = divmod(flat, columns)
             self._point.value.x, self._point.value.y = x, ys[row]
-            if _grid_ref(self._t, self._point[0], self._ref):
+            if grid_ref(self._t, self._point[0], self._ref):
                 continue
             result = lib.ghostty_grid_ref_graphemes(self._ref, buf, 16, length)
             if result == lib.GHOSTTY_SUCCESS:
@@ -364,60 +364,3 @@ def encode_into(call: Callable[[object, int, object], int], what: str, size: int
         result = call(buf, written[0], written)
     check(result, what)
     return ffi.buffer(buf, written[0])[:]
-
-
-def _point_ref(terminal: object, tag: int, x: int, y: int) -> object | None:
-    point = ffi.new("GhosttyPointS*")
-    point.tag = tag
-    point.value.x, point.value.y = x, y
-    ref = ffi.new("GhosttyGridRef*")
-    ref.size = ffi.sizeof("GhosttyGridRef")
-    if _grid_ref(terminal, point[0], ref) != lib.GHOSTTY_SUCCESS:
-        return None
-    return ref
-
-
-def _read_buffer(call: Callable[[object, int, object], int]) -> bytes | None:
-    """The C API's size-query-then-fill dance; None when there is no value."""
-    size = ffi.new("size_t*")
-    result = call(ffi.NULL, 0, size)
-    if result == lib.GHOSTTY_NO_VALUE:
-        return None
-    if result not in (lib.GHOSTTY_SUCCESS, lib.GHOSTTY_OUT_OF_SPACE):
-        check(result, "buffer size")
-    buf = ffi.new("uint8_t[]", max(1, size[0]))
-    result = call(buf, len(buf), size)
-    if result == lib.GHOSTTY_NO_VALUE:
-        return None
-    check(result, "buffer")
-    return ffi.buffer(buf, size[0])[:]
-
-
-def format_rows(terminal: object, columns: int, lines: int) -> list[str]:
-    """Plain text of scrollback and screen, one string per row as displayed (soft
-    wraps kept), trailing blanks trimmed."""
-    start = _point_ref(terminal, lib.GHOSTTY_POINT_TAG_SCREEN, 0, 0)
-    end = _point_ref(terminal, lib.GHOSTTY_POINT_TAG_ACTIVE, columns - 1, lines - 1)
-    if start is None or end is None:
-        return []
-    selection = ffi.new("GhosttySelection*")
-    selection.size = ffi.sizeof("GhosttySelection")
-    selection.start, selection.end = start[0], end[0]
-    options = ffi.new("GhosttyTerminalSelectionFormatOptions*")
-    options.size = ffi.sizeof("GhosttyTerminalSelectionFormatOptions")
-    options.emit = lib.GHOSTTY_FORMATTER_FORMAT_PLAIN
-    options.unwrap, options.trim, options.selection = False, True, selection
-    data = _read_buffer(
-        lambda buf, n, out: lib.ghostty_terminal_selection_format_buf(
-            terminal, options[0], buf, n, out
-        )
-    )
-    return data.decode("utf-8", "replace").split("\n") if data else []
-
-
-def hyperlink_at(terminal: object, x: int, y: int) -> str | None:
-    ref = _point_ref(terminal, lib.GHOSTTY_POINT_TAG_ACTIVE, x, y)
-    if ref is None:
-        return None
-    data = _read_buffer(lambda buf, n, out: lib.ghostty_grid_ref_hyperlink_uri(ref, buf, n, out))
-    return data.decode("utf-8", "replace") if data else None

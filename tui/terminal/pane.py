@@ -3,7 +3,7 @@
 Bytes from the remote go in through `feed()`, which only queues them: a task feeds the
 emulator in slices of a few milliseconds and yields, so a flood never blocks the UI loop
 and keystrokes go out immediately. Only dirty rows are refreshed, at most 60 times a
-second, through the line API with cached strips.
+second (20 while output floods in), through the line API with cached strips.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from functools import lru_cache
 from time import perf_counter
 
-from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
@@ -24,14 +22,14 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
-from tui.terminal.backend import Attrs, BellRang, Run, TerminalBackend, TitleChange
+from tui.terminal.backend import Attrs, BellRang, TerminalBackend, TitleChange
 from tui.terminal.backends import make_backend
 from tui.terminal.feeder import HIGH_WATER_BYTES, LOW_WATER_BYTES, OutputQueue
 from tui.terminal.links import LINK_CLASS, HyperlinkSupport
 from tui.terminal.mouse import MouseForwarding
-from tui.terminal.paste import PasteConfirm
-from tui.terminal.pyte_backend import MAX_CACHED_STYLES, PyteBackend
-from tui.terminal.render import fit_text, row_segments, style_for, with_meta
+from tui.terminal.pane_input import KeyboardInput
+from tui.terminal.pane_render import RowRendering
+from tui.terminal.pyte_backend import PyteBackend
 from tui.terminal.scrollback import INDICATOR_CLASS, ScrollbackView
 from tui.terminal.search import CURRENT_MATCH_CLASS, MATCH_CLASS, PROMPT_CLASS, ScrollbackSearch
 from tui.terminal.selection import SelectionSupport
@@ -41,16 +39,17 @@ log = logging.getLogger(__name__)
 FRAME_SECONDS = 1 / 60
 FLOOD_FRAME_SECONDS = 1 / 20  # while output floods in (see _schedule_paint)
 FLOOD_BYTES = 64 << 10  # output since the last frame that makes it a flood
-MAX_PLACED_STYLES = 1 << 16  # (attrs, offset, row) -> Style; bounded, rebuilt on demand
 RESIZE_DEBOUNCE_SECONDS = 0.15
 
 
 class TerminalPane(
+    KeyboardInput,
     ScrollbackView,
     ScrollbackSearch,
     SelectionSupport,
     HyperlinkSupport,
     MouseForwarding,
+    RowRendering,
     Widget,
     can_focus=True,
 ):
@@ -170,8 +169,7 @@ class TerminalPane(
         self._drain_task: asyncio.Task[None] | None = None
         self._dirty: set[int] = set()
         self._strips: dict[int, Strip] = {}
-        self._styles: dict[Attrs, Style] = {}
-        self._placed_styles: dict[tuple[int, int, int], tuple[Attrs, Style]] = {}
+        self._styles: dict[int, tuple[Attrs, Style]] = {}
         self._base_style: Style | None = None
         self._scroll_back = 0
         self._history_seen = 0
@@ -343,93 +341,6 @@ class TerminalPane(
         width = self.size.width
         self.refresh(*(Region(0, y, width, 1) for y in dirty))
 
-    # --- rendering ------------------------------------------------------------------
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._forget_styles()
-
-    def _forget_styles(self) -> None:
-        self._styles.clear()
-        self._placed_styles.clear()
-        self._strips.clear()
-        self._base_style = None
-
-    @property
-    def _base(self) -> Style:
-        """The widget's own style (theme colours), computed once per style change."""
-        if self._base_style is None:
-            self._base_style = self.rich_style
-        return self._base_style
-
-    def _style(self, attrs: Attrs) -> Style:
-        style = self._styles.get(attrs)
-        if style is None:
-            if len(self._styles) >= MAX_CACHED_STYLES:
-                self._styles.clear()
-            style = self._styles[attrs] = self._base + style_for(attrs)
-        return style
-
-    def _placed_style(self, attrs: Attrs, offset: int, y: int) -> Style:
-        """The style of a segment at character `offset` of row `y`, with the offset meta
-        Textual's selection reads (what `Strip.apply_offsets` adds, without building
-        a new Style per segment per frame)."""
-        # Keyed by identity (backends share one Attrs per look): hashing the 9-field
-        # tuple per segment costs more than the lookup saves. The entry keeps `attrs`
-        # alive, so its id cannot be reused while the entry exists.
-        key = (id(attrs), offset, y)
-        entry = self._placed_styles.get(key)
-        if entry is None or entry[0] is not attrs:
-            if len(self._placed_styles) >= MAX_PLACED_STYLES:
-                self._placed_styles.clear()
-            style = with_meta(self._style(attrs), _offset_meta(offset, y))
-            self._placed_styles[key] = (attrs, style)
-            return style
-        return entry[1]
-
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        if y >= self._backend.lines:
-            return Strip.blank(width, self._base)
-        try:
-            strip = self._render_row(y, width)
-        except Exception as exc:
-            self._backend_failed(exc)
-            strip = self._render_row(y, width)
-        selection = self.text_selection
-        if selection is not None:
-            style = self.screen.get_component_rich_style("screen--selection")
-            strip = self._highlight(strip, y, selection, style)
-        if self._search is not None:
-            strip = self._with_matches(strip, y, self._row_text(y))
-        strip = self._with_indicator(strip, y, width)
-        strip = self._with_link_line(strip, y, width)
-        return self._with_prompt(strip, y, width)
-
-    def _render_row(self, y: int, width: int) -> Strip:
-        backend = self._backend
-        if self._scroll_back:
-            return self._strip(self._visible_runs(y), width, y)
-        cursor_x, cursor_y = backend.cursor
-        if y == cursor_y and self.has_focus and backend.cursor_visible:
-            return self._strip(backend.row_runs(y), width, y, cursor_x)
-        strip = self._strips.get(y)
-        if strip is None or strip.cell_length != width:
-            strip = self._strips[y] = self._strip(backend.row_runs(y), width, y)
-        return strip
-
-    def _strip(self, runs: list[Run], width: int, y: int, cursor_x: int | None = None) -> Strip:
-        fit = getattr(self._backend, "display_text", fit_text)
-        placed = self._placed_style
-        segments: list[Segment] = row_segments(
-            runs, lambda attrs, offset: placed(attrs, offset, y), cursor_x, fit=fit
-        )
-        strip = Strip(segments)
-        if strip.cell_length != width:
-            end = sum(len(segment.text) for segment in segments)
-            strip = strip.adjust_cell_length(width, self._base + _offset_meta(end, y))
-        return strip
-
     # --- size -----------------------------------------------------------------------
 
     def on_mount(self) -> None:
@@ -471,77 +382,8 @@ class TerminalPane(
             except Exception:
                 log.exception("terminal: on_resize callback failed")
 
-    # --- input ----------------------------------------------------------------------
-
-    def _send(self, data: bytes) -> None:
-        if self._input_callback is None or not data:
-            return
-        try:
-            self._input_callback(data)
-        except Exception:
-            log.exception("terminal: on_input callback failed")
-
-    def _own_binding(self, key: str) -> bool:
-        active = self.screen.active_bindings.get(key) if self.is_mounted else None
-        return active is not None and active.node is self
-
-    def check_consume_key(self, key: str, character: str | None) -> bool:
-        # Printable keys only (like Input): claiming ctrl keys here would also hide the
-        # App's priority bindings (ctrl+q, ctrl+p) from the binding chain.
-        return character is not None and character.isprintable()
-
-    def on_key(self, event: events.Key) -> None:
-        if self._own_binding(event.key):
-            return  # let the binding (leave, scrollback) fire
-        if self._search_key(event):  # the scrollback view's own keys (/, n, N, escape)
-            event.stop()
-            event.prevent_default()
-            return
-        if event.key == "ctrl+c" and self.text_selection is not None:
-            return  # the screen's copy binding takes it while text is selected
-        data = self._backend.encode_key(event.key, event.character)
-        if data is None:
-            return
-        event.stop()
-        event.prevent_default()
-        self._back_to_live()
-        self._send(data)
-
-    def on_paste(self, event: events.Paste) -> None:
-        event.stop()
-        self._back_to_live()
-        text = event.text
-        if self._backend.modes.bracketed_paste or self._backend.paste_is_safe(text):
-            self._send(self._backend.encode_paste(text))
-            return
-        # Lines pasted into a shell run as they arrive: ask first, as Ghostty does.
-        self.app.push_screen(PasteConfirm(text), lambda ok: self._paste_answered(text, ok))
-
-    def _paste_answered(self, text: str, ok: bool | None) -> None:
-        if ok:
-            self._send(self._backend.encode_paste(text))
-        self.focus()
-
-    def on_focus(self) -> None:
-        self._focus_changed(True)
-
-    def on_blur(self) -> None:
-        self._focus_changed(False)
-
-    def _focus_changed(self, gained: bool) -> None:
-        report = self._backend.encode_focus(gained)  # vim's autoread, tmux on the device
-        if report:
-            self._send(report)
-        self._dirty.add(self._backend.cursor[1])  # the cursor shows only when focused
-        self._schedule_paint()
-
     def action_leave(self) -> None:
         self.post_message(self.LeaveRequested())
-
-
-@lru_cache(maxsize=1 << 14)
-def _offset_meta(offset: int, y: int) -> Style:
-    return Style.from_meta({"offset": (offset, y)})
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
