@@ -13,7 +13,7 @@ import time
 
 from tui.app.device_table import TunnelBadge
 from tui.app.host import DashboardHost
-from tui.app.tunnel_tab import PHASE_WORDS
+from tui.app.tab_widgets import PHASE_WORDS
 from tui.iotda.errors import ErrorCode, IoTDAError
 from tui.iotda.models import Device, Tunnel
 from tui.session.tokens import StoredTunnel
