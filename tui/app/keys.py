@@ -24,7 +24,8 @@ APP_BINDINGS = [
     Binding("q", "quit", "Quit", id="app.quit"),
     Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
     Binding("slash", "filter", "Filter", key_display="/", id="devices.filter"),
-    Binding("f5", "refresh", "Refresh", id="devices.refresh"),
+    # refreshing is automatic: f5 stays out of the footer so 80 columns hold the rest
+    Binding("f5", "refresh", "Refresh", show=False, id="devices.refresh"),
     Binding("c", "close_tunnel", "Close", id="tunnel.close"),
     Binding("D", "delete_tunnel", "Delete", id="tunnel.delete"),
     Binding("ctrl+pagedown", "switch_tab(1)", "Next tab", priority=True, id="tab.next"),
