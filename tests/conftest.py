@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# the `relay_mode` fixture: a test taking it runs against both relay behaviours
+pytest_plugins = ["tests.support.platform"]
+
 
 @pytest.fixture(autouse=True)
 def _hermetic_env(

@@ -13,7 +13,7 @@ import pytest
 
 from tests.agent.source import Source
 from tests.support.platform import SEED_FILE, RunningPlatform, running_platform
-from tui.iotda.frames import Op
+from tui.iotda.frames import ConnectAnswer, Op, connect_frame
 
 TIMEOUT = 30.0
 DEVICE = "boiler_0001"
@@ -78,7 +78,7 @@ async def test_agent_serves_a_tunnel_and_exits_0_on_sigterm(
         "--secret-file", private_file(tmp_path, "secret", secret),
         "--backend", "pty", "--login-user", "field",
         "--login-password-file", private_file(tmp_path, "login", "pw-123456789"),
-        "--keepalive", "30",
+        "--keepalive", "30", "--resume-grace", "60",
     ]  # fmt: skip
     agent = await Proc.start(*args)
     try:
@@ -88,7 +88,10 @@ async def test_agent_serves_a_tunnel_and_exits_0_on_sigterm(
         async with platform.client() as client:
             created = await client.create_tunnel(DEVICE)
         source = await Source.open(created.tunnel_uri, created.tunnel_access_token)
-        await source.login("field", "pw-123456789")
+        frame = connect_frame("field", "pw-123456789")
+        await source.ws.send(frame.encode())
+        answer = ConnectAnswer.from_frame(await source.next_of(Op.CONNECT_RESPONSE))
+        assert answer.resume_ticket is not None and "resume" in answer.extensions
         await source.type("echo cli-$((2*21))\r")
         await source.read_until("cli-42")
         agent.proc.send_signal(signal.SIGTERM)
@@ -102,7 +105,29 @@ async def test_agent_serves_a_tunnel_and_exits_0_on_sigterm(
     assert " DEBUG " in log  # the most verbose log there is, and still no secret in it
     assert secret not in log and "pw-123456789" not in log
     assert created.tunnel_access_token not in log
+    assert answer.resume_ticket not in log
     assert "Traceback" not in log
+
+
+async def test_insecure_warns_once_at_start(unused_tcp_port: int) -> None:
+    args = [
+        "agent", "--device-id", DEVICE, "--mqtt", f"mqtts://127.0.0.1:{unused_tcp_port}",
+        "--insecure",
+    ]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tui", *args,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "IOTUNNEL_DEVICE_SECRET": "from-env-secret"},
+    )  # fmt: skip
+    agent = Proc(proc)
+    try:
+        await agent.wait_line("retrying in", 2)
+        proc.send_signal(signal.SIGTERM)
+        assert await agent.finish() == 0
+    finally:
+        await agent.kill()
+    warnings = [line for line in agent.lines if "NOT checked" in line]
+    assert len(warnings) == 1 and "--insecure" in warnings[0]
 
 
 async def test_agent_refuses_a_readable_secret_file(tmp_path: Path) -> None:
@@ -193,3 +218,28 @@ async def test_fleet_bad_options_exit_2(tmp_path: Path) -> None:
         assert await proc.finish() == 2, proc.lines
         output = "".join(proc.lines)
         assert "Traceback" not in output and "pw-in-ps-output" not in output
+
+
+async def test_fleet_prints_one_ready_line_and_exits_130_on_sigint(
+    platform: RunningPlatform,
+) -> None:
+    # issue 8 §5: main printed nothing on stdout and exited 0 when interrupted
+    args = ["fleet", "--seed", str(SEED_FILE), "--mqtt", platform.endpoints.mqtt, "--count", "3"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tui", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)
+        assert line.decode().startswith("iotunnel: fleet ready: 3 devices online")
+        for device_id in platform.device_ids[:3]:
+            await platform.wait_device(device_id, "ONLINE")
+        proc.send_signal(signal.SIGINT)
+        rest = await asyncio.wait_for(proc.stdout.read(), TIMEOUT)
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 130
+        assert rest == b""  # one line, and nothing else on stdout
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -133,23 +133,27 @@ async def test_second_connect_replaces_first(platform: RunningPlatform, agent: A
         await source.close()
 
 
-async def test_source_leaving_ends_the_shell(platform: RunningPlatform, agent: Agent) -> None:
-    created, source = await open_tunnel(platform)
-    await source.login(*LOGIN)
-    pid = await source.shell_pid(1)
-    tunnel = await device_tunnel(agent, created.tunnel_id)
-    await source.close()
-    await wait_exit(pid)  # the platform's 410 reaches the agent, which kills the shell
-    assert tunnel.connected.is_set()  # the device side stays connected
-    async with platform.client() as client:
-        info = await client.show_tunnel(created.tunnel_id)
-    assert info.status == "OPEN"
-    source = await Source.open(created.tunnel_uri, created.tunnel_access_token)
-    try:  # the app comes back and logs in again over the same device link
+@pytest.mark.parametrize("grace", [0.0, 0.5])
+async def test_source_leaving_ends_the_shell(platform: RunningPlatform, grace: float) -> None:
+    # the shell is kept `grace` seconds for a resume (0: resume off), then ended
+    config = agent_config(platform.endpoints.mqtt, platform.secrets[DEVICE], resume_grace=grace)
+    async with running_agent(config) as agent:
+        created, source = await open_tunnel(platform)
         await source.login(*LOGIN)
-        assert await source.shell_pid(2) != pid
-    finally:
+        pid = await source.shell_pid(1)
+        tunnel = await device_tunnel(agent, created.tunnel_id)
         await source.close()
+        await wait_exit(pid)  # the platform's 410 reaches the agent, which ends the shell
+        assert tunnel.connected.is_set()  # the device side stays connected
+        async with platform.client() as client:
+            info = await client.show_tunnel(created.tunnel_id)
+        assert info.status == "OPEN"
+        source = await Source.open(created.tunnel_uri, created.tunnel_access_token)
+        try:  # the app comes back and logs in again over the same device link
+            await source.login(*LOGIN)
+            assert await source.shell_pid(2) != pid
+        finally:
+            await source.close()
 
 
 async def test_no_processes_left_after_stop(platform: RunningPlatform) -> None:
@@ -205,7 +209,7 @@ async def test_reconnects_after_platform_restart(tmp_path: Path) -> None:
             await first.stop()  # links close with 1001: the agent keeps retrying
             with contextlib.suppress(Exception):
                 await source.close()
-            assert not alive(first_pid)
+            assert alive(first_pid)  # kept for a resume (tests/chaos/test_resume_*.py)
             ports = {
                 "rest_port": int(endpoints.rest.rsplit(":", 1)[1]),
                 "mqtt_port": int(endpoints.mqtt.rsplit(":", 1)[1]),
@@ -222,6 +226,7 @@ async def test_reconnects_after_platform_restart(tmp_path: Path) -> None:
                 await source.login(*LOGIN)
                 await source.type("echo again-$((3))\r")
                 await source.read_until("again-3")
+                await wait_exit(first_pid)  # a password login starts anew: the kept one ends
             finally:
                 await source.close()
     finally:

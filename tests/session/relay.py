@@ -77,8 +77,10 @@ class FakeRelay(Waitable):
         *,
         device_present: bool = True,
         refuse: tuple[int, dict[str, str]] | None = None,
+        answer: Any = "ok",
     ) -> None:
         super().__init__()
+        self.answer = answer  # connect_response data: our agent lists its extensions
         self.token = token
         self.device_present = device_present
         self.refuse = refuse
@@ -171,8 +173,19 @@ class FakeRelay(Waitable):
             await ws.send(TunnelFrame(Op.PONG, frame.request_id).encode())
         elif op == Op.CONNECT:
             data = frame.data or {}
-            if data.get("password") == PASSWORD:
-                await ws.send(TunnelFrame(Op.CONNECT_RESPONSE, frame.request_id, "ok").encode())
+            if "resume_ticket" in data:  # our agent's `resume`, when `answer` lists it
+                ticket = self.answer.get("resume_ticket") if isinstance(self.answer, dict) else None
+                if ticket is None or data["resume_ticket"] != ticket:
+                    await ws.send(
+                        disconnect_frame("400", "resume refused", frame.request_id).encode()
+                    )
+                    return
+                self.answer = {**self.answer, "resume_ticket": ticket + "+", "resumed": True}
+                reply = TunnelFrame(Op.CONNECT_RESPONSE, frame.request_id, self.answer)
+                await ws.send(reply.encode())
+            elif data.get("password") == PASSWORD:
+                reply = TunnelFrame(Op.CONNECT_RESPONSE, frame.request_id, self.answer)
+                await ws.send(reply.encode())
             else:
                 await ws.send(
                     disconnect_frame("400", "ssh login failed", frame.request_id).encode()

@@ -20,8 +20,16 @@
                 ...
 
 Options: `running_platform(seed=PATH_OR_Seed, token_ttl=86400, state_path=":memory:",
-tls=(cert_path, key_path))`; with `tls` the URLs are https/mqtts/wss (see tests/support/tls.py).
-The platform is stopped (sockets closed) when the block ends, even on failure.
+tls=(cert_path, key_path), relay_mode="iotunnel"|"documented")`; with `tls` the URLs are
+https/mqtts/wss (see tests/support/tls.py). The platform is stopped (sockets closed) when
+the block ends, even on failure.
+
+Both relay behaviours (PROTOCOL.md §5.1): a test that takes the `relay_mode` fixture runs
+once per behaviour (registered for the whole suite in tests/conftest.py):
+
+    async def test_login(relay_mode):
+        async with running_platform(relay_mode=relay_mode) as p:
+            ...
 """
 
 from __future__ import annotations
@@ -32,10 +40,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tui.platform.config import IamUser, PlatformConfig, Seed, load_seed
+import pytest
+
+from tui.platform.config import RELAY_MODES, IamUser, PlatformConfig, Seed, load_seed
 from tui.platform.server import Endpoints, Platform
 
 SEED_FILE = Path(__file__).with_name("seed.toml")
+
+
+@pytest.fixture(params=RELAY_MODES)
+def relay_mode(request: pytest.FixtureRequest) -> str:
+    """Each relay behaviour in turn: "iotunnel" (ours) and "documented" (Huawei's)."""
+    return request.param
 
 
 @dataclass
@@ -138,9 +154,12 @@ async def running_platform(
     token_ttl: int = 86_400,
     state_path: str | Path = ":memory:",
     tls: tuple[str | Path, str | Path] | None = None,
+    relay_mode: str = "iotunnel",
 ) -> AsyncIterator[RunningPlatform]:
     loaded = seed if isinstance(seed, Seed) else load_seed(seed or SEED_FILE)
-    config = PlatformConfig(seed=loaded, state_path=str(state_path), token_ttl=token_ttl)
+    config = PlatformConfig(
+        seed=loaded, state_path=str(state_path), token_ttl=token_ttl, relay_mode=relay_mode
+    )
     if tls is not None:
         config.tls_cert, config.tls_key = str(tls[0]), str(tls[1])
     platform = Platform(config)

@@ -10,6 +10,7 @@ import ssl
 from tui.agent.backends.base import ShellBackend
 from tui.agent.config import AgentConfig, ssl_context
 from tui.agent.mqtt_link import MqttLink
+from tui.agent.shell import KeptShell
 from tui.agent.tunnel import DeviceTunnel
 from tui.iotda.mqtt import TunnelNotify
 from tui.iotda.paths import tunnel_id_from_uri
@@ -40,6 +41,7 @@ class Agent:
         )
         self.tunnels: dict[str, DeviceTunnel] = {}
         self._tunnel_tasks: dict[str, asyncio.Task[None]] = {}
+        self._kept: dict[str, KeptShell] = {}  # shells of tunnels between two links
         self._starting: set[asyncio.Task[None]] = set()
         self.mqtt: MqttLink | None = None
         self._mqtt_task: asyncio.Task[None] | None = None
@@ -91,6 +93,8 @@ class Agent:
             for starting in list(self._starting):  # no tunnel may start while going offline
                 starting.cancel()
             await asyncio.gather(*(self._stop_tunnel(tid) for tid in list(self.tunnels)))
+            kept, self._kept = list(self._kept.values()), {}
+            await asyncio.gather(*(shell.close() for shell in kept))
             assert self.mqtt is not None and self._mqtt_task is not None
             await self.mqtt.stop()
             with contextlib.suppress(Exception):
@@ -119,9 +123,21 @@ class Agent:
         task.add_done_callback(self._starting.discard)
 
     async def _start_tunnel(self, tunnel_id: str, notify: TunnelNotify) -> None:
-        if tunnel_id in self.tunnels:
-            await self._stop_tunnel(tunnel_id)
+        # the same tunnel with a new device token (e.g. the platform restarted): its shell
+        # is kept for a resume over the new link
+        shell = None
+        old = self.tunnels.get(tunnel_id)
+        if old is not None:
+            shell = await old.retire()
+            self._forget(old)
+            task = self._tunnel_tasks.pop(tunnel_id, None)
+            if task is not None and not task.done():
+                task.cancel()
+        if shell is None:
+            shell = self._kept.pop(tunnel_id, None)
         if not self.online:
+            if shell is not None:
+                await shell.close()
             return
         tunnel = DeviceTunnel(
             notify,
@@ -131,13 +147,28 @@ class Agent:
             cols=self.config.cols,
             rows=self.config.rows,
             retry_step=self.config.tunnel_retry_step,
-            on_finished=self._forget,
+            on_finished=self._finished,
+            resume_grace=self.config.resume_grace,
+            shell=shell,
         )
         self.tunnels[tunnel_id] = tunnel
         self._tunnel_tasks[tunnel_id] = asyncio.create_task(
             tunnel.run(), name=f"tunnel-{tunnel_id}"
         )
         self.tunnel_changed.set()
+
+    def _finished(self, tunnel: DeviceTunnel) -> None:
+        """A tunnel gave up its link: a shell it keeps waits here for the next notify."""
+        if self.tunnels.get(tunnel.tunnel_id) is tunnel:
+            shell = tunnel.take_shell()
+            if shell is not None:
+                self._kept[tunnel.tunnel_id] = shell
+                shell.exited_callback(lambda: self._drop_kept(tunnel.tunnel_id, shell))
+        self._forget(tunnel)
+
+    def _drop_kept(self, tunnel_id: str, shell: KeptShell) -> None:
+        if self._kept.get(tunnel_id) is shell:
+            del self._kept[tunnel_id]
 
     def _forget(self, tunnel: DeviceTunnel) -> None:
         if self.tunnels.get(tunnel.tunnel_id) is tunnel:

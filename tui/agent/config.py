@@ -22,6 +22,7 @@ from tui.iotda.redact import mask
 ENV_DEVICE_SECRET = "IOTUNNEL_DEVICE_SECRET"
 ENV_LOGIN_PASSWORD = "IOTUNNEL_LOGIN_PASSWORD"
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
+DEFAULT_RESUME_GRACE = 120.0
 BACKENDS = ("ssh", "pty")
 
 
@@ -68,6 +69,8 @@ class AgentConfig:
     ca_file: str | None = None
     insecure: bool = False
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    # seconds a shell is kept for a resume after its link drops (0: no resume extension)
+    resume_grace: float = DEFAULT_RESUME_GRACE
     device_name: str | None = None
     keepalive: int = KEEPALIVE_DEFAULT
     cols: int = 128
@@ -97,6 +100,8 @@ class AgentConfig:
             raise ConfigError("--ssh-port must be a port number from 1 to 65535")
         if not self.idle_timeout > 0:  # also refuses NaN
             raise ConfigError("--idle-timeout must be positive")
+        if not 0 <= self.resume_grace <= 24 * 3600:  # also refuses NaN
+            raise ConfigError("--resume-grace must be 0–86400 s (0 turns resume off)")
         if self.ca_file and self.insecure:
             raise ConfigError("--ca and --insecure exclude each other")
 
@@ -131,6 +136,7 @@ _TOML_KEYS = {
     "ca",
     "insecure",
     "idle_timeout",
+    "resume_grace",
     "device_name",
     "keepalive",
 }
@@ -165,8 +171,8 @@ def build_config(
     """Merge options (command line over TOML) with secrets from files or the environment.
 
     `options` uses the TOML/option names: device_id, secret_file, mqtt, backend, ssh_host,
-    ssh_port, login_user, login_password_file, ca, insecure, idle_timeout, device_name,
-    keepalive. `None` values are treated as unset.
+    ssh_port, login_user, login_password_file, ca, insecure, idle_timeout, resume_grace,
+    device_name, keepalive. `None` values are treated as unset.
     """
     env = dict(os.environ) if env is None else env
     opts = {k: v for k, v in options.items() if v is not None}
@@ -194,6 +200,7 @@ def build_config(
             "ca_file": opts.get("ca"),
             "insecure": bool(opts.get("insecure", False)),
             "idle_timeout": float(opts.get("idle_timeout", DEFAULT_IDLE_TIMEOUT)),
+            "resume_grace": float(opts.get("resume_grace", DEFAULT_RESUME_GRACE)),
             "device_name": opts.get("device_name"),
             "keepalive": int(opts.get("keepalive", KEEPALIVE_DEFAULT)),
         }

@@ -9,12 +9,17 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from tui.iotda.service import run_until_signal
+from tui.iotda.service import STOP_TIMEOUT, run_until_signal, stop_on_signal
 
 if TYPE_CHECKING:
-    from tui.agent.fleet import FleetDevice
+    from tui.agent.config import MqttEndpoint
+    from tui.agent.fleet import Fleet, FleetDevice
+
+EXIT_INTERRUPTED = 130  # as tui.cli's: a command stopped by SIGINT (the agent imports no cli)
 
 log = logging.getLogger(__name__)
+
+INSECURE_WARNING = "--insecure: TLS certificates of MQTT and tunnels are NOT checked"
 
 
 def agent_main(options: dict[str, object]) -> int:
@@ -27,6 +32,8 @@ def agent_main(options: dict[str, object]) -> int:
 
     config = build_config(options)
     log.info("agent: %s", config.describe())
+    if config.insecure:
+        log.warning(INSECURE_WARNING)
 
     async def main() -> int:
         return await run_until_signal(Agent(config))
@@ -43,14 +50,20 @@ def fleet_main(
     flaps: list[tuple[str, float]] | None = None,
     ca_file: str | None = None,
     insecure: bool = False,
+    on_ready: Callable[[str], None] | None = None,
 ) -> int:
-    """`iotunnel fleet`: SIGUSR1 takes a random device offline, SIGUSR2 brings all back."""
+    """`iotunnel fleet`: SIGUSR1 takes a random device offline, SIGUSR2 brings all back.
+
+    `on_ready` gets one line once every device is connected. Exits 0 on SIGTERM, 130 on
+    SIGINT (an interrupted command)."""
     from tui.agent.config import ConfigError, MqttEndpoint
     from tui.agent.fleet import Fleet
 
     if not devices:
         raise ConfigError("the fleet has no devices")
     endpoint = MqttEndpoint.parse(mqtt_url)
+    if insecure:
+        log.warning(INSECURE_WARNING)
 
     async def main() -> int:
         options = {"ca_file": ca_file, "insecure": insecure}
@@ -58,14 +71,40 @@ def fleet_main(
         for device_id, _ in flaps or []:
             if device_id not in fleet.agents:
                 raise ConfigError(f"--flap: no device {device_id!r} in the fleet")
-        await fleet.start()
-        for device_id, period in flaps or []:
-            fleet.start_flap(device_id, period)
-        log.info("fleet: %d devices against %s", len(fleet.agents), endpoint)
         extra = {signal.SIGUSR1: fleet.take_random_offline, signal.SIGUSR2: fleet.all_online}
-        return await run_until_signal(fleet, extra)
+        async with stop_on_signal(extra) as stop:  # before anything: a prompt signal is clean
+            interrupted = False
+
+            def interrupt() -> None:
+                nonlocal interrupted
+                interrupted = True
+                stop.set()
+
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, interrupt)
+            await fleet.start()
+            for device_id, period in flaps or []:
+                fleet.start_flap(device_id, period)
+            log.info("fleet: %d devices against %s", len(fleet.agents), endpoint)
+            ready = asyncio.create_task(_announce(fleet, endpoint, on_ready))
+            try:
+                await stop.wait()
+            finally:
+                ready.cancel()
+                log.info("stopping")
+                await asyncio.wait_for(fleet.stop(), STOP_TIMEOUT)
+        return EXIT_INTERRUPTED if interrupted else 0
 
     return _run(main)
+
+
+async def _announce(
+    fleet: Fleet, endpoint: MqttEndpoint, on_ready: Callable[[str], None] | None
+) -> None:
+    await fleet.wait_connected()
+    line = f"iotunnel: fleet ready: {len(fleet.agents)} devices online via {endpoint}"
+    log.info("%s", line.removeprefix("iotunnel: "))
+    if on_ready is not None:
+        on_ready(line)
 
 
 def _run(main: Callable[[], Awaitable[int]]) -> int:

@@ -13,22 +13,24 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Callable
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from tui.agent.backends.base import LoginFailed, ShellBackend, ShellSession
+from tui.agent.shell import DEFAULT_GRACE, KeptShell, new_ticket
 from tui.iotda.errors import ProtocolError
 from tui.iotda.frames import (
     DEVICE_PING_INTERVAL,
     SSH_TIMEOUT_REQUEST_ID,
     TOKEN_HEADER,
     CloseCode,
+    ConnectAnswer,
+    ConnectRequest,
     Disconnect,
     DisconnectCode,
+    Extension,
     Op,
-    OutputChunker,
     Resize,
     TunnelFrame,
     decode_frame,
@@ -66,7 +68,12 @@ class DeviceTunnel:
         max_retries: int = MAX_RETRIES,
         ping_interval: float = DEVICE_PING_INTERVAL,
         on_finished: Callable[[DeviceTunnel], None] | None = None,
+        resume_grace: float = DEFAULT_GRACE,
+        shell: KeptShell | None = None,
     ) -> None:
+        """`resume_grace`: seconds a shell is kept for a resume after its link drops (0:
+        never, and the `resume` extension is not offered); `shell`: one kept from an
+        earlier link of this tunnel, offered for a resume."""
         self.notify = notify
         self.tunnel_id = tunnel_id_from_uri(notify.tunnel_uri)
         self._backend = backend
@@ -79,22 +86,27 @@ class DeviceTunnel:
         self._on_finished = on_finished
         self._ws: ClientConnection | None = None
         self._stopping = False
+        self._keep_shell = False  # retire(): the shell goes on over the next link
+        self._final = False  # closed for good by the platform: no resume either
         self._stop_event = asyncio.Event()
-        self._session: ShellSession | None = None
+        self._resume_grace = resume_grace
+        self._shell: KeptShell | None = None
+        self._watchers: set[asyncio.Task[None]] = set()
         self._session_task: asyncio.Task[None] | None = None
         self._request_id = ""
         self._early_input: list[bytes] = []
-        self._last_input = 0.0
         self.connected = asyncio.Event()
         self.finished = asyncio.Event()  # run() has returned: no more retries
         self.sessions_started = 0  # shells opened over this tunnel, for tests and stats
+        if shell is not None:
+            self.adopt(shell)
 
     def __repr__(self) -> str:
         return f"DeviceTunnel({self.tunnel_id!r}, connected={self.connected.is_set()})"
 
     @property
     def has_session(self) -> bool:
-        return self._session is not None
+        return self._shell is not None
 
     # --- connection and reconnect policy ---------------------------------------------
 
@@ -119,7 +131,10 @@ class DeviceTunnel:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop_event.wait(), delay)
         finally:
-            await self._end_session()
+            if self._keep_shell or not (self._stopping or self._final):
+                await self._source_gone()  # kept for a resume over the next link
+            else:
+                await self._end_session()
             self.finished.set()
             if self._on_finished is not None:
                 self._on_finished(self)
@@ -128,12 +143,14 @@ class DeviceTunnel:
         """One WebSocket connection. Returns "opened" after a connection that should be
         retried, a status (int) for a failed attempt to retry, None to stop for good."""
         uri = self.notify.tunnel_uri
-        secure = uri.startswith("wss:")
+        # wss always verifies (IoTDA hands out wss:// whatever the MQTT port): the default
+        # context unless --ca / --insecure gave one; ws:// must get no ssl argument at all
+        tls = {"ssl": self._ssl or _default_tls()} if uri.startswith("wss:") else {}
         try:
             async with connect(
                 uri,
                 additional_headers={TOKEN_HEADER: self.notify.tunnel_access_token},
-                ssl=self._ssl if secure else None,
+                **tls,
                 compression=None,  # measured: deflate costs far more CPU than it saves
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_interval,
@@ -153,7 +170,7 @@ class DeviceTunnel:
                 finally:
                     self.connected.clear()
                     self._ws = None
-                    await self._end_session()
+                    await self._source_gone()
             code = ws.close_code
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -172,6 +189,7 @@ class DeviceTunnel:
             return -1
         log.info("tunnel %s: closed with %s", self.tunnel_id, code)
         if code in CloseCode.NO_RECONNECT:
+            self._final = True  # the tunnel is over (closed, expired, replaced)
             return None
         return "opened"
 
@@ -193,6 +211,19 @@ class DeviceTunnel:
                     log.error("tunnel %s: failed to handle %r: %s", self.tunnel_id, op, kind)
                     log.debug("tunnel %s: traceback", self.tunnel_id, exc_info=True)
 
+    async def retire(self) -> KeptShell | None:
+        """Stop this link for a newer one of the same tunnel (a new device token) and
+        hand over the shell, kept for a resume."""
+        self._stopping = self._keep_shell = True
+        self._stop_event.set()
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close(CloseCode.NORMAL, "device agent reconnecting")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.finished.wait(), 10.0)
+        return self.take_shell()
+
     async def stop(self, status_msg: str = "device agent stopped") -> None:
         """End the session with a `disconnect`, close the WebSocket with 1000."""
         self._stopping = True
@@ -200,7 +231,7 @@ class DeviceTunnel:
         ws = self._ws
         if ws is not None:
             task = self._session_task
-            if self._session is not None or (task is not None and not task.done()):
+            if self._shell is not None or (task is not None and not task.done()):
                 await self._send(
                     disconnect_frame(DisconnectCode.PEER_GONE, status_msg, self._request_id)
                 )
@@ -226,22 +257,25 @@ class DeviceTunnel:
                 reason.status_code,
                 reason.status_msg,
             )
-            await self._end_session()
+            await self._source_gone()
         elif op in (Op.PING, Op.PONG, Op.CONNECT_TUNNEL):
             pass
         else:
             log.debug("tunnel %s: ignored operation %r", self.tunnel_id, op)
 
     async def _on_connect(self, frame: TunnelFrame) -> None:
-        data: Any = frame.data
-        username = data.get("username") if isinstance(data, dict) else None
-        password = data.get("password") if isinstance(data, dict) else None
-        # the C SDK answers before it even tries to log in
-        await self._send(TunnelFrame(Op.CONNECT_RESPONSE, frame.request_id, None))
+        request = ConnectRequest.from_frame(frame)
+        if request.resume_ticket is not None and request.password is None:
+            await self._on_resume(frame.request_id, request)
+            return
+        # a new login: the C SDK answers before it even tries to log in
+        ticket = new_ticket() if self._resumable else None
+        answer = ConnectAnswer(self._extensions, ticket)
+        await self._send(TunnelFrame(Op.CONNECT_RESPONSE, frame.request_id, answer.to_data()))
         await self._end_session()
         self._request_id = frame.request_id
         self._early_input = []
-        if not isinstance(username, str) or not isinstance(password, str):
+        if request.username is None or request.password is None:
             await self._send(
                 disconnect_frame(
                     DisconnectCode.LOGIN_FAILED, "login failed: no credentials", frame.request_id
@@ -249,8 +283,22 @@ class DeviceTunnel:
             )
             return
         self._session_task = asyncio.create_task(
-            self._run_session(frame.request_id, username, password)
+            self._run_session(frame.request_id, request.username, request.password, ticket)
         )
+
+    async def _on_resume(self, request_id: str, request: ConnectRequest) -> None:
+        shell = self._shell
+        assert request.resume_ticket is not None
+        if shell is None or not shell.redeem(request.username or "", request.resume_ticket):
+            log.info("tunnel %s: resume refused", self.tunnel_id)
+            message = "resume refused: log in again"
+            await self._send(disconnect_frame(DisconnectCode.LOGIN_FAILED, message, request_id))
+            return
+        self._request_id = request_id
+        answer = ConnectAnswer(self._extensions, shell.issue_ticket(), resumed=True)
+        await self._send(TunnelFrame(Op.CONNECT_RESPONSE, request_id, answer.to_data()))
+        log.info("tunnel %s: shell resumed", self.tunnel_id)
+        await shell.attach(self._send_output, request.resume_offset)
 
     def _on_command(self, frame: TunnelFrame) -> None:
         if not isinstance(frame.data, str):
@@ -258,9 +306,9 @@ class DeviceTunnel:
             return
         self._request_id = frame.request_id
         data = frame.data.encode("utf-8", "replace")  # JSON allows lone surrogates
-        if self._session is not None:
-            self._last_input = asyncio.get_running_loop().time()
-            self._session.write(data)
+        shell = self._shell
+        if shell is not None and shell.attached:
+            shell.write(data)
         elif self._session_task is not None and not self._session_task.done():
             # typed while the login is still under way: the shell gets it once it starts
             self._early_input.append(data)
@@ -274,74 +322,102 @@ class DeviceTunnel:
             log.warning("tunnel %s: bad resize: %s", self.tunnel_id, exc)
             return
         self._size = (size.cols, size.rows)
-        if self._session is not None:
-            self._session.resize(size.cols, size.rows)
+        if self._shell is not None:
+            self._shell.resize(size.cols, size.rows)
 
     # --- one shell session -------------------------------------------------------------
 
-    async def _run_session(self, connect_id: str, username: str, password: str) -> None:
-        session: ShellSession | None = None
+    @property
+    def _extensions(self) -> frozenset[str]:
+        if self._resumable:
+            return frozenset({Extension.RESIZE, Extension.RESUME})
+        return frozenset({Extension.RESIZE})
+
+    @property
+    def _resumable(self) -> bool:
+        return self._resume_grace > 0
+
+    async def _run_session(
+        self, connect_id: str, username: str, password: str, ticket: str | None
+    ) -> None:
+        opened_size = self._size
         try:
-            opened_size = self._size
-            try:
-                session = await self._backend.open(username, password, *opened_size)
-            except LoginFailed as exc:
-                log.info("tunnel %s: %s", self.tunnel_id, exc)
-                await self._send(
-                    disconnect_frame(DisconnectCode.LOGIN_FAILED, str(exc), connect_id)
-                )
-                return
-            except Exception as exc:  # odd input or a backend bug: the app still gets 400
-                # the type only: an exception's repr may carry the password
-                log.error("tunnel %s: login failed: %s", self.tunnel_id, type(exc).__name__)
-                log.debug("tunnel %s: traceback", self.tunnel_id, exc_info=True)
-                message = "login failed: internal error"
-                await self._send(disconnect_frame(DisconnectCode.LOGIN_FAILED, message, connect_id))
-                return
-            self._session = session
-            self.sessions_started += 1
-            self._last_input = asyncio.get_running_loop().time()
-            if self._size != opened_size:  # a resize came during the login
-                session.resize(*self._size)
-            early, self._early_input = self._early_input, []
-            for data in early:
-                session.write(data)
-            why = await self._pump(session)
-            log.info("tunnel %s: session ended: %s", self.tunnel_id, why)
+            session = await self._backend.open(username, password, *opened_size)
+        except LoginFailed as exc:
+            log.info("tunnel %s: %s", self.tunnel_id, exc)
+            await self._send(disconnect_frame(DisconnectCode.LOGIN_FAILED, str(exc), connect_id))
+            return
+        except Exception as exc:  # odd input or a backend bug: the app still gets 400
+            # the type only: an exception's repr may carry the password
+            log.error("tunnel %s: login failed: %s", self.tunnel_id, type(exc).__name__)
+            log.debug("tunnel %s: traceback", self.tunnel_id, exc_info=True)
+            message = "login failed: internal error"
+            await self._send(disconnect_frame(DisconnectCode.LOGIN_FAILED, message, connect_id))
+            return
+        try:
+            shell = KeptShell(
+                session,
+                username,
+                self._send_output if self._ws is not None else None,
+                ticket=ticket,
+                idle_timeout=self._idle_timeout,
+                grace=self._resume_grace,
+            )
+        except BaseException:
+            await _close_fully(session)
+            raise
+        self.sessions_started += 1
+        if self._size != opened_size:  # a resize came during the login
+            shell.resize(*self._size)
+        early, self._early_input = self._early_input, []
+        for data in early:
+            shell.write(data)
+        self.adopt(shell)
+
+    def adopt(self, shell: KeptShell) -> None:
+        """Serve `shell` (just opened, or kept from an earlier link of this tunnel)."""
+        self._shell = shell
+        watcher = asyncio.create_task(self._watch_exit(shell), name="shell-exit")
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+
+    def take_shell(self) -> KeptShell | None:
+        """Hand a kept shell over (to the next link of this tunnel); None if there is none."""
+        shell, self._shell = self._shell, None
+        if shell is not None and shell.exited.is_set():
+            return None
+        return shell
+
+    async def _watch_exit(self, shell: KeptShell) -> None:
+        await shell.exited.wait()
+        if self._shell is not shell:
+            return  # replaced or handed over: its new owner reports
+        self._shell = None
+        why = "session idle timeout" if shell.idle_expired else "shell exited"
+        log.info("tunnel %s: session ended: %s", self.tunnel_id, why)
+        if shell.attached:
             await self._send(
                 disconnect_frame(DisconnectCode.SHELL_TIMEOUT, why, SSH_TIMEOUT_REQUEST_ID)
             )
-        finally:
-            if self._session is session:
-                self._session = None
-            if session is not None:
-                await _close_fully(session)
+        await shell.close()
 
-    async def _pump(self, session: ShellSession) -> str:
-        """Stream output until the shell ends or idles too long; returns why it stopped."""
-        chunker = OutputChunker()
-        idle = {"expired": False}
-        watchdog = asyncio.create_task(self._idle_watch(session, idle))
-        try:
-            while True:
-                data = await session.read()
-                final = not data
-                for chunk in chunker.feed(data, final=final):
-                    if chunk:
-                        frame = TunnelFrame(Op.COMMAND_RESPONSE, self._request_id, chunk)
-                        await self._send(frame)
-                if final:
-                    return "session idle timeout" if idle["expired"] else "shell exited"
-        finally:
-            watchdog.cancel()
+    async def _send_output(self, chunk: str) -> None:
+        await self._send(TunnelFrame(Op.COMMAND_RESPONSE, self._request_id, chunk))
 
-    async def _idle_watch(self, session: ShellSession, idle: dict[str, bool]) -> None:
-        # a separate task, so that the hot read loop carries no timer per read
-        loop = asyncio.get_running_loop()
-        while (remaining := self._last_input + self._idle_timeout - loop.time()) > 0:
-            await asyncio.sleep(remaining)
-        idle["expired"] = True
-        await session.close()  # read() then returns b"" and the pump sends 408
+    async def _source_gone(self) -> None:
+        """The app left (the relay's 410) or the link dropped: keep the shell for a resume."""
+        task, self._session_task = self._session_task, None
+        if task is not None and not task.done():  # a login under way: nobody to serve
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        shell = self._shell
+        if shell is None:
+            return
+        if self._resumable:
+            shell.detach()
+        else:
+            await self._end_session()
 
     async def _end_session(self) -> None:
         task, self._session_task = self._session_task, None
@@ -350,9 +426,9 @@ class DeviceTunnel:
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self._session is not None:  # a session opened outside a task (never expected)
-            session, self._session = self._session, None
-            await _close_fully(session)
+        shell, self._shell = self._shell, None
+        if shell is not None:
+            await shell.close()
 
     async def _send(self, frame: TunnelFrame) -> None:
         ws = self._ws
@@ -362,6 +438,10 @@ class DeviceTunnel:
             await ws.send(frame.encode())
         except ConnectionClosed:
             log.debug("tunnel %s: send after close dropped", self.tunnel_id)
+
+
+def _default_tls() -> ssl.SSLContext:
+    return ssl.create_default_context()
 
 
 async def _close_fully(session: ShellSession) -> None:

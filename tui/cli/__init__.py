@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from tui.cli import agent, dashboard, platform, remote, replay
+from tui.cli import agent, audit, dashboard, exec, platform, remote, replay
 from tui.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -29,6 +29,8 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     remote.add_devices,
     remote.add_tunnels,
     replay.add_replay,
+    exec.add_exec,
+    audit.add_audit,
 )
 
 

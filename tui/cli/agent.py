@@ -27,6 +27,11 @@ def add_agent(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--login-password-file", help="password the pty backend accepts (0600 file)")
     opt.add_tls_options(p)
     p.add_argument("--idle-timeout", type=float, help="seconds of no input before 408 (1800)")
+    p.add_argument(
+        "--resume-grace",
+        type=float,
+        help="seconds a shell is kept for the app to resume after a drop (120; 0: off)",
+    )
     p.add_argument("--device-name", help="name shown in the pty prompt (default: device id)")
     p.add_argument("--keepalive", type=int, help="MQTT keepalive, 30–1200 s (default: 120)")
     p.set_defaults(run=_run_agent)
@@ -38,6 +43,7 @@ def _run_agent(args: argparse.Namespace) -> int:
 
     names = ("device_id", "secret_file", "mqtt", "backend", "ssh_host", "ssh_port", "login_user")
     names += ("login_password_file", "ca", "insecure", "idle_timeout", "device_name", "keepalive")
+    names += ("resume_grace",)
     try:
         options = load_toml(args.config) if args.config else {}
         options.update({n: getattr(args, n) for n in names if getattr(args, n) is not None})
@@ -96,6 +102,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
             flaps=args.flap,
             ca_file=args.ca,
             insecure=bool(args.insecure),
+            on_ready=lambda line: print(line, flush=True),
         )
     except ConfigError as exc:
         raise UsageError(f"fleet: {exc}") from None

@@ -25,6 +25,13 @@ def add_platform(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--token-ttl", type=opt.positive_int, default=DEFAULT_TOKEN_TTL, help=ttl_help)
     p.add_argument("--tls-cert", metavar="FILE", help="certificate: https, mqtts and wss")
     p.add_argument("--tls-key", metavar="FILE", help="private key for --tls-cert")
+    p.add_argument(
+        "--relay",
+        choices=("iotunnel", "documented"),
+        default="iotunnel",
+        help="tunnel relay behaviour: iotunnel (default; our additions) or documented "
+        "(only what Huawei documents)",
+    )
     p.set_defaults(run=_run_platform)
 
 
@@ -45,6 +52,7 @@ def _run_platform(args: argparse.Namespace) -> int:
     names = ("host", "rest_port", "mqtt_port", "ws_port", "token_ttl", "tls_cert", "tls_key")
     state_path = args.state or str(default_state_path())
     config = PlatformConfig(seed, state_path, **{name: getattr(args, name) for name in names})
+    config.relay_mode = args.relay
 
     async def serve() -> int:
         async with stop_on_signal() as stop:  # before "ready": a prompt SIGTERM stops cleanly

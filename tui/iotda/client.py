@@ -40,6 +40,8 @@ _DEVICE_FILTERS = (
     "end_time",
 )
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+# the local platform says so on every REST answer (PROTOCOL.md §5.1): extensions are safe
+PLATFORM_HEADER = "X-Iotunnel-Platform"
 T = TypeVar("T")
 
 
@@ -79,6 +81,12 @@ class IoTDAClient:
         self._http = http or httpx.AsyncClient(timeout=timeout, verify=verify)
         self._auth = auth
         self._headers = headers
+        self._platform_is_iotunnel: bool | None = None
+
+    @property
+    def platform_is_iotunnel(self) -> bool | None:
+        """Whether the last REST answer came from iotunnel's local platform; None before one."""
+        return self._platform_is_iotunnel
 
     async def __aenter__(self) -> IoTDAClient:
         return self
@@ -180,6 +188,7 @@ class IoTDAClient:
                     ErrorCode.CLIENT_NETWORK,
                     f"cannot reach {httpx.URL(url).netloc.decode()}: {exc}",
                 ) from None
+            self._platform_is_iotunnel = response.headers.get(PLATFORM_HEADER) == "1"
             if response.status_code >= 500 and idempotent and attempt < self._retries:
                 attempt += 1
                 await self._pause(attempt, f"{method} {path}: HTTP {response.status_code}")

@@ -10,7 +10,7 @@ import codecs
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tui.iotda.errors import ProtocolError
@@ -37,6 +37,13 @@ class Op:
     PING = "ping"
     PONG = "pong"
     RESIZE = "resize"  # our extension; a Huawei C-SDK device ignores it
+
+
+class Extension:
+    """Our extensions, listed by a device in its `connect_response` data (PROTOCOL §5.1)."""
+
+    RESIZE = "resize"
+    RESUME = "resume"
 
 
 class CloseCode:
@@ -85,9 +92,12 @@ class TunnelFrame:
 
     def __repr__(self) -> str:  # a connect frame carries a password
         data = self.data
-        if self.operation_type == Op.CONNECT and isinstance(data, dict):
-            data = {**data, "password": "***"}
+        if self.operation_type in (Op.CONNECT, Op.CONNECT_RESPONSE) and isinstance(data, dict):
+            data = {k: "***" if k in _SECRET_KEYS else v for k, v in data.items()}
         return f"TunnelFrame({self.operation_type!r}, {self.request_id!r}, {data!r})"
+
+
+_SECRET_KEYS = frozenset({"password", "resume_ticket"})
 
 
 def decode_frame(text: str | bytes) -> TunnelFrame:
@@ -123,6 +133,78 @@ def connect_frame(username: str, password: str, request_id: str | None = None) -
     return TunnelFrame(
         Op.CONNECT, request_id or new_request_id(), {"username": username, "password": password}
     )
+
+
+def resume_frame(
+    username: str, ticket: str, offset: int, request_id: str | None = None
+) -> TunnelFrame:
+    """A `connect` that resumes a kept shell (extension `resume`) instead of logging in.
+
+    `resume_offset` counts the characters of output the app received from that shell, so
+    the device replays exactly what the app missed."""
+    data = {"username": username, "resume_ticket": ticket, "resume_offset": offset}
+    return TunnelFrame(Op.CONNECT, request_id or new_request_id(), data)
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    """A `connect` frame's data: a password login, or a resume ticket (our extension)."""
+
+    username: str | None
+    password: str | None = field(default=None, repr=False)
+    resume_ticket: str | None = field(default=None, repr=False)
+    resume_offset: int = 0
+
+    @classmethod
+    def from_frame(cls, frame: TunnelFrame) -> ConnectRequest:
+        data = frame.data if isinstance(frame.data, dict) else {}
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+
+        offset = data.get("resume_offset")
+        offset = offset if isinstance(offset, int) and not isinstance(offset, bool) else 0
+        return cls(text("username"), text("password"), text("resume_ticket"), max(offset, 0))
+
+
+@dataclass(frozen=True)
+class ConnectAnswer:
+    """A `connect_response` frame's data: a C-SDK device sends none (or a string); ours
+    lists its extensions, a resume ticket, and whether a kept shell was resumed."""
+
+    extensions: frozenset[str] = frozenset()
+    resume_ticket: str | None = field(default=None, repr=False)
+    resumed: bool = False
+    message: str | None = None
+
+    @classmethod
+    def from_frame(cls, frame: TunnelFrame) -> ConnectAnswer:
+        data = frame.data
+        if isinstance(data, str):
+            return cls(message=data)
+        if not isinstance(data, dict):
+            return cls()
+        listed = data.get("extensions")
+        names = (
+            frozenset(x for x in listed if isinstance(x, str))
+            if isinstance(listed, list)
+            else frozenset()
+        )
+        ticket = data.get("resume_ticket")
+        return cls(
+            names,
+            ticket if isinstance(ticket, str) and ticket else None,
+            data.get("resumed") is True,
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"extensions": sorted(self.extensions)}
+        if self.resume_ticket is not None:
+            data["resume_ticket"] = self.resume_ticket
+        if self.resumed:
+            data["resumed"] = True
+        return data
 
 
 def command_frame(keys: str, request_id: str | None = None) -> TunnelFrame:

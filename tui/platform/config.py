@@ -13,6 +13,11 @@ from tui.iotda.redact import mask
 from tui.iotda.tomlpos import TablePath, key_line
 
 EDITIONS = ("basic", "standard", "enterprise")
+# PROTOCOL.md §5.1: "iotunnel" repeats connect_tunnel to a late app, tells the device when
+# its app left (410) and relays our extensions; "documented" does only what Huawei documents
+RELAY_IOTUNNEL = "iotunnel"
+RELAY_DOCUMENTED = "documented"
+RELAY_MODES = (RELAY_IOTUNNEL, RELAY_DOCUMENTED)
 
 
 class SeedError(ValueError):
@@ -80,7 +85,12 @@ class PlatformConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     iam_token_ttl: int = 86_400
+    relay_mode: str = RELAY_IOTUNNEL
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.relay_mode not in RELAY_MODES:
+            raise ValueError(f"relay_mode must be one of {', '.join(RELAY_MODES)}")
 
 
 def default_state_path() -> Path:

@@ -1,8 +1,10 @@
 """The tunnel WebSocket endpoints: `source-connect` and `device-connect` (PROTOCOL.md §5).
 
-Text frames are relayed verbatim; the platform reads a frame only to answer an app's
-`ping` with `pong`. Frames over 10 KB are refused by the server (close 1009, uvicorn's
-`ws_max_size`); binary and non-JSON frames are logged and dropped.
+Text frames are relayed verbatim; the platform reads a frame to answer an app's `ping`
+with `pong`, to drop what a device may not send (frames only the platform originates)
+and, in the "documented" relay mode, operations Huawei does not document. Frames over
+10 KB are refused by the server (close 1009, uvicorn's `ws_max_size`); binary and
+non-JSON frames are logged and dropped.
 """
 
 from __future__ import annotations
@@ -10,34 +12,70 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from tui.iotda.errors import ErrorBody, ErrorCode, IoTDAError
-from tui.iotda.frames import TOKEN_HEADER, Op, TunnelFrame
+from tui.iotda.frames import TOKEN_HEADER, DisconnectCode, Op, TunnelFrame
 from tui.iotda.paths import DEVICE_SIDE, SOURCE_SIDE, tunnel_ws_path
+from tui.platform.config import RELAY_DOCUMENTED
+from tui.platform.rest import PLATFORM_HEADER
 from tui.platform.tunnels import DEVICE, SOURCE, TunnelService, send_quietly
 
 log = logging.getLogger(__name__)
 
 
-def _pong_for(text: str) -> str | None:
-    """The pong answering a ping frame, or None when the frame is not a ping."""
-    if '"ping"' not in text:  # cheap pre-check: most frames are relayed unread
+# what Huawei documents; in the "documented" relay mode every other operation is dropped
+DOCUMENTED_OPS = frozenset(
+    {
+        Op.CONNECT_TUNNEL,
+        Op.CONNECT,
+        Op.CONNECT_RESPONSE,
+        Op.COMMAND,
+        Op.COMMAND_RESPONSE,
+        Op.DISCONNECT,
+        Op.PING,
+        Op.PONG,
+    }
+)
+# disconnect codes only the platform sends: a device sending one could fake "token expired"
+PLATFORM_DISCONNECTS = frozenset(
+    {DisconnectCode.CLOSED_BY_API, DisconnectCode.TOKEN_EXPIRED, DisconnectCode.REPLACED}
+)
+
+
+def parse_frame(text: str) -> dict[str, Any] | None:
+    """The frame's JSON object, or None when it is not one (such frames are dropped)."""
+    if not text.lstrip().startswith("{"):
         return None
     try:
         body = json.loads(text)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(body, dict) or body.get("operation_type") != Op.PING:
-        return None
+    return body if isinstance(body, dict) else None
+
+
+def platform_only(body: dict[str, Any]) -> bool:
+    """True for a frame only the platform may originate (PROTOCOL.md §5.1)."""
+    operation = body.get("operation_type")
+    if operation in (Op.CONNECT_TUNNEL, Op.PONG, Op.PING):
+        return True
+    if operation != Op.DISCONNECT:
+        return False
+    data = body.get("data")
+    return isinstance(data, dict) and str(data.get("status_code")) in PLATFORM_DISCONNECTS
+
+
+def _pong_for(body: dict[str, Any]) -> str:
     request_id = body.get("request_id")
     return TunnelFrame(Op.PONG, request_id if isinstance(request_id, str) else "").encode()
 
 
 async def _relay(service: TunnelService, tunnel_id: str, side: str, ws: WebSocket) -> None:
+    documented = service.relay_mode == RELAY_DOCUMENTED
     while True:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
@@ -47,14 +85,24 @@ async def _relay(service: TunnelService, tunnel_id: str, side: str, ws: WebSocke
         if text is None:
             log.warning("tunnel %s: binary frame from the %s side dropped", tunnel_id, side)
             continue
-        if not text.lstrip().startswith("{"):
+        body = parse_frame(text)
+        if body is None:
             log.warning("tunnel %s: non-JSON frame from the %s side dropped", tunnel_id, side)
             continue
-        if side == SOURCE:
-            pong = _pong_for(text)
-            if pong is not None:
-                await send_quietly(ws, pong)
-                continue
+        operation = body.get("operation_type")
+        if side == SOURCE and operation == Op.PING:
+            await send_quietly(ws, _pong_for(body))
+            continue
+        if side == DEVICE and platform_only(body):
+            log.warning(
+                "tunnel %s: device sent %r, which only the platform may send: dropped",
+                tunnel_id,
+                operation,
+            )
+            continue
+        if documented and operation not in DOCUMENTED_OPS:
+            log.warning("tunnel %s: unknown operation from the %s side dropped", tunnel_id, side)
+            continue
         peer = service.peer(tunnel_id, side)
         if peer is None:
             log.debug("tunnel %s: frame from the %s side dropped, no peer", tunnel_id, side)
@@ -66,7 +114,7 @@ async def _deny(ws: WebSocket, exc: IoTDAError) -> None:
     """Refuse an upgrade with an HTTP error and an IoTDA error body, as REST answers."""
     request_id = uuid.uuid4().hex
     body = ErrorBody(exc.error_code, exc.error_msg, request_id).to_json()
-    headers = {"X-Request-Id": request_id}
+    headers = {"X-Request-Id": request_id, PLATFORM_HEADER: "1"}
     await ws.send_denial_response(JSONResponse(body, exc.status, headers=headers))
 
 

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 REQUEST_ID_KEY = "iotunnel.request_id"
+# tells a client it talks to this local platform, not to Huawei's (PROTOCOL.md §5.1)
+PLATFORM_HEADER = "X-Iotunnel-Platform"
 _MARKER = re.compile(r"^[0-9a-fA-F]{24}$")
 _STRING_FILTERS = ("product_id", "node_id", "device_name", "gateway_id", "app_id")
 
@@ -51,7 +53,8 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class RequestIdMiddleware:
-    """Gives every HTTP response an `X-Request-Id` (and makes it known to error bodies)."""
+    """Gives every HTTP response an `X-Request-Id` (known to error bodies too) and says
+    that the answer comes from the local platform (`X-Iotunnel-Platform: 1`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -66,7 +69,11 @@ class RequestIdMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode()),
+                    (PLATFORM_HEADER.lower().encode(), b"1"),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_id)

@@ -206,6 +206,7 @@ class Platform:
                 source_uri=lambda tid: ws_base + tunnel_ws_path(tid, SOURCE_SIDE),
                 device_uri=lambda tid: ws_base + tunnel_ws_path(tid, DEVICE_SIDE),
                 notify=self._notify,
+                relay_mode=cfg.relay_mode,
             )
             mqtt_url = await self._start_gateway(host, tls)
             self.tunnels.start()

@@ -30,6 +30,7 @@ from tui.iotda.frames import (
 )
 from tui.iotda.models import TENANT_TUNNEL_QUOTA, DeviceStatus, TunnelCreated, TunnelStatus
 from tui.iotda.mqtt import TunnelNotify
+from tui.platform.config import RELAY_DOCUMENTED, RELAY_IOTUNNEL
 from tui.platform.store import Store, TunnelRecord, token_hash, with_link, with_status
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,10 @@ class TunnelService:
         device_uri: Callable[[str], str],
         notify: Notifier | None = None,
         clock: Callable[[], float] = time.time,
+        relay_mode: str = RELAY_IOTUNNEL,
     ) -> None:
         self.store = store
+        self.relay_mode = relay_mode
         self.token_ttl = token_ttl
         self.edition = edition
         self._source_uri = source_uri
@@ -340,7 +343,10 @@ class TunnelService:
         # not right after create, when the device is on its way already
         if side == SOURCE and live.device is None and (reopened or not self._notified_lately(live)):
             await self._notify_device(tunnel, self._device_token(live, tunnel))
-        if live.source is not None and live.device is not None:
+        # Huawei documents connect_tunnel when the device connects; repeating it to an app
+        # that comes after the device is our relay's addition (PROTOCOL.md §5.1)
+        late_app = side == SOURCE and self.relay_mode == RELAY_DOCUMENTED
+        if live.source is not None and live.device is not None and not late_app:
             connect = TunnelFrame(Op.CONNECT_TUNNEL, new_request_id()).encode()
             await send_quietly(live.source, connect)
 
@@ -377,6 +383,8 @@ class TunnelService:
         self._take(live, side)
         self._mark_link(tunnel_id, side, connected=False)
         peer = live.device if side == SOURCE else live.source
+        if side == SOURCE and self.relay_mode == RELAY_DOCUMENTED:
+            return  # Huawei documents disconnect as platform → app only
         gone = "source side disconnected" if side == SOURCE else "device side disconnected"
         await send_quietly(
             peer, disconnect_frame(DisconnectCode.PEER_GONE, gone, new_request_id()).encode()

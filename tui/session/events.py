@@ -50,11 +50,34 @@ class PeerDisconnected:
 
 @dataclass(frozen=True)
 class Reconnecting:
-    """The socket dropped; the next attempt starts after `delay` seconds."""
+    """The socket dropped; the next attempt starts after `delay` seconds, at `next_try_at`
+    (the session's clock). `limit` is None: retries go on while the token is valid."""
 
     attempt: int
-    limit: int
+    limit: int | None
     delay: float
+    next_try_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class InputRefused:
+    """Input typed while the shell was not reachable overflowed the hold (4 KB): dropped."""
+
+    bytes_dropped: int
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """The device kept the shell across a drop: same shell, missed output replayed.
+
+    `LoginAccepted` follows, as after any login."""
+
+
+@dataclass(frozen=True)
+class NewShell:
+    """A shell other than the one before started (after a reconnect or a new login).
+
+    The old shell and its work are gone; `LoginAccepted` follows."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,9 @@ SessionEvent = (
     | Output
     | PeerDisconnected
     | Reconnecting
+    | InputRefused
+    | Resumed
+    | NewShell
     | Ended
 )
 
@@ -81,10 +107,13 @@ __all__ = [
     "Connecting",
     "DeviceReady",
     "Ended",
+    "InputRefused",
     "LoginAccepted",
+    "NewShell",
     "Output",
     "PeerDisconnected",
     "Reconnecting",
+    "Resumed",
     "SessionEvent",
     "WaitingForDevice",
 ]

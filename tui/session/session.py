@@ -1,10 +1,11 @@
 """The app side of one tunnel (PROTOCOL.md §5): connect, log in, stream, keep alive,
-reconnect while the token is valid, record.
+reconnect while the token is valid, resume the shell, record.
 
 A `TunnelSession` runs as one long-lived task (`run()`); the owner talks to it through
 plain methods (`login`, `send_input`, `resize`, `close`) and hears back through
 `on_event`, called synchronously on the loop thread. The password is put in exactly one
-`connect` frame and never kept after that, logged or recorded.
+`connect` frame and never kept after that, logged or recorded. A device's resume ticket
+is kept in memory only, for the next reconnect, and never logged.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from tui.iotda.errors import ProtocolError
 from tui.iotda.frames import (
     TOKEN_HEADER,
     CloseCode,
+    ConnectAnswer,
     Disconnect,
     DisconnectCode,
+    Extension,
     Op,
     TunnelFrame,
     command_frame,
@@ -34,20 +37,27 @@ from tui.iotda.frames import (
     decode_frame,
     new_request_id,
     resize_frame,
+    resume_frame,
 )
+from tui.iotda.paths import tunnel_id_from_uri
 from tui.iotda.redact import quiet_logger
 from tui.session.aio import unless_set
+from tui.session.device_watch import TunnelStateSource, watch_device
 from tui.session.events import (
     Connecting,
     DeviceReady,
     Ended,
+    InputRefused,
     LoginAccepted,
+    NewShell,
     Output,
     PeerDisconnected,
     Reconnecting,
+    Resumed,
     SessionEvent,
     WaitingForDevice,
 )
+from tui.session.holding import HELD_INPUT_LIMIT, Backoff, HeldInput
 from tui.session.outcomes import Dropped, no_reconnect_reason, refused
 from tui.session.recorder import Recorder
 
@@ -78,11 +88,21 @@ class TunnelSession:
         clock: Callable[[], float] = time.time,
         connect: Callable[..., Any] = websockets.connect,
         ping_interval: float = 20.0,
-        max_reconnects: int = 5,
+        max_reconnects: int | None = None,
         backoff: tuple[float, float] = (0.5, 8.0),
         recorder: Recorder | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        client: TunnelStateSource | None = None,
+        allow_extensions: bool | None = None,
+        jitter: float = 0.5,
+        rest_poll: tuple[float, float] = (1.0, 5.0),
+        held_input_limit: int = HELD_INPUT_LIMIT,
     ) -> None:
+        """`max_reconnects` None: retry while the token is valid (consecutive failures
+        otherwise). `client` (an IoTDAClient) lets the session ask the REST API whether
+        the device is there. `allow_extensions` None: use our extensions only against
+        iotunnel's own platform (the client saw its header); a device must list them too.
+        """
         self.tunnel_uri = tunnel_uri
         self._token = token
         self._on_event = on_event
@@ -91,16 +111,28 @@ class TunnelSession:
         self._connect = connect
         self._ping_interval = ping_interval
         self._max_reconnects = max_reconnects
-        self._backoff = backoff
+        self._backoff = Backoff(*backoff, jitter=jitter)
         self._recorder = recorder
         self._ssl = ssl_context  # e.g. a CA for a local platform's self-signed wss
+        self._client = client
+        self._allow_extensions = allow_extensions
+        self._rest_poll = rest_poll
         self._state = "connecting"
+        self._state_changed = asyncio.Event()
         self._ws: Any = None
         self._outbox: asyncio.Queue[str] | None = None
         self._device_ready = False
         self._pending_login: tuple[str, str] | None = None
         self._size: tuple[int, int] | None = None
         self._input_decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._held = HeldInput(held_input_limit)
+        # the shell on the device: what it offers, and how to get it back after a drop
+        self._extensions: frozenset[str] = frozenset()
+        self._username: str | None = None
+        self._ticket: str | None = None  # memory only; never logged or recorded
+        self._received = 0  # output characters of the current shell, for a resume
+        self._resuming = False
+        self._shells = 0
         self._closing = False
         self._close_event = asyncio.Event()
         self._expired = False
@@ -112,17 +144,34 @@ class TunnelSession:
         self._output_open = asyncio.Event()
         self._output_open.set()
 
-    def __repr__(self) -> str:  # never the token
+    def __repr__(self) -> str:  # never the token or the ticket
         return f"TunnelSession({self.tunnel_uri!r}, state={self._state!r})"
 
     @property
     def state(self) -> str:
-        """ "connecting" | "waiting" | "ready" | "logged_in" | "reconnecting" | "ended"."""
+        """ "connecting" | "waiting" | "ready" | "resuming" | "logged_in" | "reconnecting"
+        | "ended"."""
         return self._state
 
     @property
     def ended(self) -> Ended | None:
         return self._ended
+
+    @property
+    def extensions(self) -> frozenset[str]:
+        """The extensions in use: listed by the device and allowed by the policy."""
+        return self._extensions if self.extensions_allowed else frozenset()
+
+    @property
+    def extensions_allowed(self) -> bool:
+        if self._allow_extensions is not None:
+            return self._allow_extensions
+        return bool(self._client is not None and self._client.platform_is_iotunnel)
+
+    @property
+    def can_resume(self) -> bool:
+        """A reconnect now would get the same shell back (our agent's `resume`)."""
+        return self._ticket is not None and Extension.RESUME in self.extensions
 
     # --- the owner's side ----------------------------------------------------------------
 
@@ -151,19 +200,22 @@ class TunnelSession:
             self._pending_login = (username, password)
 
     def send_input(self, data: bytes | str) -> None:
-        """Keys or pasted text for the shell: written at once as command frame(s)."""
+        """Keys or pasted text for the shell: written at once as command frame(s).
+
+        While no shell is reachable (connecting, waiting, logging in, reconnecting) up to
+        4 KB are held and sent when it is; what does not fit is refused with an
+        `InputRefused` event, never dropped without a word."""
         text = self._input_decoder.decode(data) if isinstance(data, bytes) else data
-        if not text:
+        if not text or self._ended is not None:
             return
         outbox = self._outbox
-        if outbox is None:
-            log.debug("input dropped: tunnel not connected")
+        if outbox is None or self._state != "logged_in":
+            dropped = self._held.add(text)
+            if dropped:
+                log.info("input refused: %d bytes over the hold while not connected", dropped)
+                self._emit(InputRefused(dropped))
             return
-        if len(text) <= MAX_INPUT_CHARS:  # the keystroke path: one frame, no copies
-            outbox.put_nowait(command_frame(text).encode())
-            return
-        for start in range(0, len(text), MAX_INPUT_CHARS):
-            outbox.put_nowait(command_frame(text[start : start + MAX_INPUT_CHARS]).encode())
+        self._put_input(outbox, text)
 
     def resize(self, cols: int, rows: int) -> None:
         """Resize the remote pty (our `resize` extension); remembered for the next login."""
@@ -176,7 +228,7 @@ class TunnelSession:
         if self._recorder is not None:
             self._recorder.resize(cols, rows)
         if self._outbox is not None and self._state == "logged_in":
-            self._outbox.put_nowait(resize_frame(cols, rows).encode())
+            self._send_size(self._outbox)
 
     def pause_output(self) -> None:
         """Stop reading frames until `resume_output`: the consumer has a backlog.
@@ -194,6 +246,7 @@ class TunnelSession:
         self._closing = True
         self._output_open.set()
         self._pending_login = None
+        self._ticket = None
         self._close_event.set()
         if self._ws is not None:
             await _close_politely(self._ws)
@@ -218,16 +271,17 @@ class TunnelSession:
             if isinstance(result, Ended):
                 return result
             failures = 1 if result.progressed else failures + 1
-            if failures > self._max_reconnects:
+            limit = self._max_reconnects
+            if limit is not None and failures > limit:
                 return Ended(f"connection lost: {result.reason}", close_code=result.close_code)
             if self._token_expired():
                 return Ended("token expired", expired=True, close_code=result.close_code)
-            low, high = self._backoff
-            delay = min(low * 2 ** (failures - 1), high)
-            why, limit = result.reason, self._max_reconnects
-            log.info("tunnel dropped (%s); reconnect %d/%d in %.1fs", why, failures, limit, delay)
+            delay = self._backoff.delay(failures)
+            if self.expires_at is not None:  # no point waiting past the token's end
+                delay = max(0.0, min(delay, self.expires_at - self._clock()))
+            log.info("tunnel dropped (%s); reconnect %d in %.1fs", result.reason, failures, delay)
             self._set_state("reconnecting")
-            self._emit(Reconnecting(failures, self._max_reconnects, delay))
+            self._emit(Reconnecting(failures, limit, delay, self._clock() + delay))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._close_event.wait(), delay)
 
@@ -264,11 +318,16 @@ class TunnelSession:
         self._ws = ws
         self._outbox = outbox = asyncio.Queue()
         self._device_ready = False
+        self._resuming = False
         self._last_disconnect = None
         self._set_state("waiting")
         self._emit(WaitingForDevice())
-        writer = asyncio.create_task(self._write_frames(ws, outbox))
-        pinger = asyncio.create_task(self._send_pings(outbox))
+        helpers = [
+            asyncio.create_task(self._write_frames(ws, outbox)),
+            asyncio.create_task(self._send_pings(outbox)),
+        ]
+        if self._client is not None:
+            helpers.append(asyncio.create_task(self._watch_device(self._client)))
         progressed = False
         try:
             async for message in ws:
@@ -279,9 +338,9 @@ class TunnelSession:
         except ConnectionClosed:
             pass
         finally:
-            for task in (writer, pinger):
+            for task in helpers:
                 task.cancel()
-            for task in (writer, pinger):
+            for task in helpers:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             # already closed unless run() itself was cancelled: then say goodbye properly
@@ -289,6 +348,7 @@ class TunnelSession:
             self._ws = None
             self._outbox = None
             self._device_ready = False
+            self._resuming = False
         code = ws.close_code
         if self._closing:
             return Ended("closed", close_code=code)
@@ -311,6 +371,20 @@ class TunnelSession:
             await asyncio.sleep(self._ping_interval)  # a period, not a wait for state
             outbox.put_nowait(TunnelFrame(Op.PING, new_request_id()).encode())
 
+    async def _watch_device(self, client: TunnelStateSource) -> None:
+        try:
+            tunnel_id = tunnel_id_from_uri(self.tunnel_uri)
+        except ValueError:
+            return
+        await watch_device(
+            client,
+            tunnel_id,
+            waiting=lambda: self._outbox is not None and not self._device_ready,
+            on_connected=self._on_device_ready,
+            changed=self._state_changed,
+            intervals=self._rest_poll,
+        )
+
     async def _drop_socket(self) -> None:
         if self._ws is not None:
             await _close_politely(self._ws)
@@ -326,25 +400,65 @@ class TunnelSession:
         op = frame.operation_type
         if op == Op.COMMAND_RESPONSE:
             if isinstance(frame.data, str) and frame.data:
+                self._received += len(frame.data)
                 if self._recorder is not None:
                     self._recorder.output(frame.data)
                 self._emit(Output(frame.data))
         elif op == Op.CONNECT_TUNNEL:
-            self._device_ready = True
-            self._set_state("ready")
-            self._emit(DeviceReady())
-            pending, self._pending_login = self._pending_login, None
-            if pending is not None:
-                self._send_login(*pending)
+            # once per device link: a REST answer may have told us first (then this is a
+            # repeat, and a second resume would spend the fresh ticket's predecessor)
+            self._on_device_ready()
         elif op == Op.CONNECT_RESPONSE:
-            self._set_state("logged_in")
-            self._emit(LoginAccepted(frame.data if isinstance(frame.data, str) else None))
-            if self._size is not None and self._outbox is not None:
-                self._outbox.put_nowait(resize_frame(*self._size).encode())
+            self._on_connect_response(ConnectAnswer.from_frame(frame))
         elif op == Op.DISCONNECT:
             self._on_disconnect(Disconnect.from_frame(frame))
         elif op != Op.PONG:
             log.debug("ignoring a %r frame", op)
+
+    def _on_device_ready(self) -> None:
+        """`connect_tunnel`, or the REST API says the device side is connected."""
+        if self._device_ready or self._outbox is None:
+            return
+        self._device_ready = True
+        pending, self._pending_login = self._pending_login, None
+        if pending is not None:
+            self._set_state("ready")
+            self._emit(DeviceReady())
+            self._send_login(*pending)
+        elif self.can_resume and self._username is not None:
+            assert self._ticket is not None
+            self._resuming = True
+            self._set_state("resuming")
+            self._outbox.put_nowait(
+                resume_frame(self._username, self._ticket, self._received).encode()
+            )
+            log.info("resuming the shell of user %r", self._username)
+        else:
+            self._set_state("ready")
+            self._emit(DeviceReady())
+
+    def _on_connect_response(self, answer: ConnectAnswer) -> None:
+        if self._resuming and not answer.resumed:
+            return  # a device that did not take the ticket: its 400 follows
+        self._extensions = answer.extensions
+        resumed, self._resuming = self._resuming, False
+        self._ticket = answer.resume_ticket if Extension.RESUME in self.extensions else None
+        self._set_state("logged_in")
+        if resumed:
+            log.info("shell resumed")
+            self._emit(Resumed())
+        else:
+            self._received = 0
+            self._shells += 1
+            if self._shells > 1:
+                self._emit(NewShell())
+        self._emit(LoginAccepted(answer.message))
+        if self._outbox is not None:
+            if self._size is not None:
+                self._send_size(self._outbox)
+            held = self._held.take()
+            if held:
+                self._put_input(self._outbox, held)
 
     def _on_disconnect(self, disconnect: Disconnect) -> None:
         self._last_disconnect = disconnect
@@ -352,19 +466,44 @@ class TunnelSession:
         if code == DisconnectCode.TOKEN_EXPIRED:
             self._expired = True
         elif code == DisconnectCode.PEER_GONE:
-            self._device_ready = False
+            self._device_ready = False  # the shell may live on: the ticket is kept
+            self._resuming = False
             self._set_state("waiting")
-        elif self._device_ready and self._state != "ended":
-            # a failed login (400) or an ended shell (408): the device is still there
-            self._set_state("ready")
+        else:
+            # a failed login or resume (400) or an ended shell (408): that shell is gone
+            self._ticket = None
+            self._resuming = False
+            if self._device_ready and self._state != "ended":
+                self._set_state("ready")
         self._emit(PeerDisconnected(code, disconnect.status_msg))
 
     def _send_login(self, username: str, password: str) -> None:
         assert self._outbox is not None
+        self._ticket = None  # a password login starts a new shell
+        self._resuming = False
+        self._username = username
         self._outbox.put_nowait(connect_frame(username, password).encode())
         log.info("login sent for user %r", username)
         if self._size is not None:  # lets an agent size the pty it is about to open
-            self._outbox.put_nowait(resize_frame(*self._size).encode())
+            self._send_size(self._outbox)
+
+    def _send_size(self, outbox: asyncio.Queue[str]) -> None:
+        # before the first connect_response nothing is known: our agent reads it, a C-SDK
+        # device ignores it; a strict relay may not, so only when extensions are allowed
+        known = self._shells > 0 or self._resuming
+        if self._size is None or not self.extensions_allowed:
+            return
+        if known and Extension.RESIZE not in self._extensions:
+            return
+        outbox.put_nowait(resize_frame(*self._size).encode())
+
+    @staticmethod
+    def _put_input(outbox: asyncio.Queue[str], text: str) -> None:
+        if len(text) <= MAX_INPUT_CHARS:  # the keystroke path: one frame, no copies
+            outbox.put_nowait(command_frame(text).encode())
+            return
+        for start in range(0, len(text), MAX_INPUT_CHARS):
+            outbox.put_nowait(command_frame(text[start : start + MAX_INPUT_CHARS]).encode())
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -372,7 +511,9 @@ class TunnelSession:
         return self.expires_at is not None and self._clock() >= self.expires_at
 
     def _set_state(self, state: str) -> None:
-        self._state = state
+        if state != self._state:
+            self._state = state
+            self._state_changed.set()
 
     def _emit(self, event: SessionEvent) -> None:
         try:
@@ -385,6 +526,7 @@ class TunnelSession:
             return
         self._ended = ended
         self._pending_login = None
+        self._ticket = None
         self._set_state("ended")
         if self._recorder is not None:
             self._recorder.close()
