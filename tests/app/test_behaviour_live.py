@@ -81,11 +81,11 @@ async def test_periodic_refresh_of_a_big_fleet_is_paced_by_its_size() -> None:
             await wait_for(app, lambda: app.devices_done.is_set(), timeout=60)
             assert len(listings) == 1  # 1,000 devices: 20 pages, twice the pacing threshold
             now[0] += 3600 * 1.5  # past one interval, not yet two
-            app.periodic_refresh()
+            app.listing.periodic_refresh()
             await app.workers.wait_for_complete()
             assert len(listings) == 1  # tunnels were refreshed, the fleet was not re-listed
             now[0] += 3600
-            app.periodic_refresh()
+            app.listing.periodic_refresh()
             await app.workers.wait_for_complete()
             assert len(listings) == 2
             app.action_refresh()  # f5 re-lists at once, whatever the pacing

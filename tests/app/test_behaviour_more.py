@@ -157,7 +157,7 @@ async def test_two_sessions_in_tabs_switch_zoom_and_close_all() -> None:
             assert app.screen.has_class("-zoomed") and not app.device_table.display
             await pilot.press("z")
             assert not app.screen.has_class("-zoomed") and app.device_table.display
-            app.close_all()
+            app.ops.close_all()
             await wait_for_dialog(app, ConfirmScreen)  # two live shells: asked first
             await pilot.press("y")
             await wait_for(app, lambda: not app.tabs())
@@ -216,7 +216,7 @@ async def test_ten_thousand_devices_are_paged_in_and_filtered() -> None:
         app = make_app(client=client, config=AppConfig(refresh_interval=3600.0))
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(app, lambda: app.device_table.total > 0)
-            assert app.first_paint_at is not None
+            assert app.listing.first_paint_at is not None
             await wait_for(app, lambda: app.devices_done.is_set(), timeout=120)
             assert app.device_table.total == 10_000
             await pilot.press("slash", *"valve berl !00")

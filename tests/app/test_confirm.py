@@ -43,7 +43,7 @@ async def test_close_all_names_the_devices_and_the_config_can_turn_questions_off
             await open_and_login(app, pilot, "boiler_0001")
             await pilot.press("ctrl+right_square_bracket")
             await open_and_login(app, pilot, "pump_0001")
-            app.close_all()
+            app.ops.close_all()
             await wait_for_dialog(app, ConfirmScreen)
             assert "2 shells" in question(app)
             await pilot.press("n")

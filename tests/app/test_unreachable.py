@@ -33,11 +33,11 @@ async def test_unreachable_endpoint_is_one_header_line_with_capped_backoff() -> 
             assert "retrying in 2 s" in summary(app)
             delays = []
             for _ in range(6):
-                tries = app.failed_tries
-                clock.offset += app.retry_at - clock() + 0.01
+                tries = app.listing.failed_tries
+                clock.offset += app.listing.retry_at - clock() + 0.01
                 app.tick()
-                await wait_for(app, lambda tries=tries: app.failed_tries == tries + 1)
-                delays.append(round(app.retry_at - clock()))
+                await wait_for(app, lambda tries=tries: app.listing.failed_tries == tries + 1)
+                delays.append(round(app.listing.retry_at - clock()))
             assert delays[:3] == [4, 8, 16] and delays[-1] == 60
             await pilot.pause()
             assert not [n for n in app._notifications if n.severity == "error"]
@@ -48,7 +48,7 @@ async def test_the_header_line_goes_when_the_endpoint_answers() -> None:
         app = make_app(client=client, config=AppConfig(refresh_interval=60.0))
         async with app.run_test(size=(80, 24)):
             await wait_for(app, lambda: app.devices_done.is_set())
-            app.unreachable, app.retry_at = "cannot reach 127.0.0.1:9", 0.0
-            app.retry_if_due()
-            await wait_for(app, lambda: app.unreachable is None)
+            app.listing.unreachable, app.listing.retry_at = "cannot reach 127.0.0.1:9", 0.0
+            app.listing.retry_if_due()
+            await wait_for(app, lambda: app.listing.unreachable is None)
             assert "cannot reach" not in summary(app)

@@ -6,87 +6,48 @@ injected by `tui.app.factory.make_app`; nothing here reads the environment or th
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
-import time
 from collections.abc import Callable, Iterable
 
 from rich.console import RenderableType
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Input, Static, TabbedContent
 
 from tui.app.commands import DeviceCommands
 from tui.app.config import DEFAULT_THEME, AppConfig
-from tui.app.countdown import TokenLevel
+from tui.app.countdown import token_notice
 from tui.app.device_table import DeviceTable
 from tui.app.dialogs import ConfirmScreen
-from tui.app.help import HelpScreen
-from tui.app.keygate import SCREEN_READY_SECONDS, KeyGate, message_pumps_idle
+from tui.app.filter_input import FilterInput
+from tui.app.help import HelpScreen, dashboard_help_sections
+from tui.app.keygate import KeyGate, ScreenOpening, app_settled, dispatch_key
+from tui.app.keys import APP_BINDINGS, TERMINAL_ACTIONS
+from tui.app.listing import DeviceListing
 from tui.app.operations import TunnelOperations
 from tui.app.remembered import RememberedTheme
 from tui.app.session_api import SessionFactory
 from tui.app.themes import APP_VARIABLE_DEFAULTS, ThemeSet
-from tui.app.tunnel_tab import DeviceTerminal, TabStatus, TunnelTab
-from tui.app.tunnels import DashboardApi, TokenStoreLike
+from tui.app.tunnel_tab import TabStatus, TunnelTab
+from tui.app.tunnels import DashboardApi, TokenStoreLike, failure_line
 from tui.app.usernames import UsernameStore
-from tui.iotda.models import DeviceStatus, Tunnel
-from tui.session.tokens import StoredTunnel
+from tui.iotda.models import Device, DeviceStatus
 from tui.terminal import TerminalPane
 
 log = logging.getLogger(__name__)
 
-# app actions that still work while the terminal pane has the focus
-TERMINAL_ACTIONS = frozenset({"quit_anywhere", "switch_tab", "zoom_pane"})
 
-
-class FilterInput(Input):
-    BINDINGS = [Binding("escape", "clear_filter", "Clear filter", id="filter.clear")]
-
-    class Cleared(Message):
-        """The user cleared the filter with escape: the app moves the focus back."""
-
-    def action_clear_filter(self) -> None:
-        self.value = ""
-        self.post_message(self.Cleared())
-
-
-class IoTunnelApp(TunnelOperations, App[None]):
+class IoTunnelApp(App[None]):
     TITLE = "iotunnel"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {DeviceCommands}
-    BINDINGS = [
-        Binding("ctrl+q", "quit_anywhere", "Quit", show=False, priority=True, id="app.force_quit"),
-        # ours rather than Textual's, so it has an id (remappable) and can step aside for
-        # the terminal: there ctrl+p is the shell's "previous command"
-        Binding(
-            "ctrl+p",
-            "command_palette",
-            "palette",
-            priority=True,
-            key_display="^p",
-            tooltip="Command palette (outside the terminal)",
-            id="app.palette",
-        ),
-        Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
-        Binding("slash", "filter", "Filter", key_display="/", id="devices.filter"),
-        Binding("f5", "refresh", "Refresh", id="devices.refresh"),
-        Binding("c", "close_tunnel", "Close", id="tunnel.close"),
-        Binding("D", "delete_tunnel", "Delete", id="tunnel.delete"),
-        Binding("ctrl+pagedown", "switch_tab(1)", "Next tab", priority=True, id="tab.next"),
-        Binding("ctrl+pageup", "switch_tab(-1)", "Prev tab", priority=True, id="tab.previous"),
-        Binding("z", "zoom", "Zoom", id="tab.zoom"),
-        Binding("f11", "zoom_pane", "Zoom", priority=True, id="terminal.zoom"),
-        Binding("escape", "focus_devices", "Devices", show=False, id="app.devices"),
-        Binding("i", "back_to_session", "Session", id="tab.back"),
-        Binding("r", "renew_tunnel", "Renew", id="tunnel.renew"),
-    ]
+    BINDINGS = APP_BINDINGS
 
     def __init__(
         self,
@@ -114,18 +75,16 @@ class IoTunnelApp(TunnelOperations, App[None]):
         self.login_hint = login_hint  # a line under the login fields (the demo's login)
         self.profile_name = profile_name
         self.remembered_theme = remembered_theme
-        self.tunnels_by_device: dict[str, Tunnel] = {}
-        self.stored_by_device: dict[str, StoredTunnel] = {}
-        self.devices_loaded = False
-        self.first_paint_at: float | None = None
         super().__init__()
         self.key_gate = KeyGate(self._dispatch_key, self._keys_settled, self.call_later)
-        self.key_gate.screen_wait = self._screen_opening
-        self._opening_screen: tuple[Screen | None, float] = (None, 0.0)
+        self.key_gate.screen_wait = ScreenOpening(self)
         self.animation_level = "none"
         for spec in themes.themes.values():
             self.register_theme(spec.theme)
-        self.init_operations()
+        self._changed = asyncio.Event()
+        # the platform work: objects the app owns, which see it only as a DashboardHost
+        self.listing = DeviceListing(self)
+        self.ops = TunnelOperations(self, self.listing)
 
     # --- layout --------------------------------------------------------------------------
 
@@ -173,14 +132,77 @@ class IoTunnelApp(TunnelOperations, App[None]):
         if self.welcome:
             self.notify(self.welcome, title="Welcome", timeout=30)
         self.set_interval(1.0, self.tick)
-        self.set_interval(self.config.refresh_interval, self.periodic_refresh)
-        self.load_devices(progressive=True)
-        self.load_tunnels()
+        self.set_interval(self.config.refresh_interval, self.listing.periodic_refresh)
+        self.listing.load_devices(progressive=True)
+        self.listing.load_tunnels()
 
     def on_unmount(self) -> None:
         self.key_gate.close()
-        self.thaw_gc()
+        self.listing.thaw_gc()
         self.state_changed()
+
+    # --- the platform work (DeviceListing, TunnelOperations) ---------------------------------
+
+    @property
+    def devices_done(self) -> asyncio.Event:
+        """Set once the first full device listing is in (tests and the bench wait on it)."""
+        return self.listing.devices_done
+
+    def on_device_table_open_requested(self, event: DeviceTable.OpenRequested) -> None:
+        self.ops.open_tunnel(event.device)
+
+    def on_tunnel_tab_login_needed(self, event: TunnelTab.LoginNeeded) -> None:
+        self.ops.login_needed(event.tab, event.error)
+
+    def on_tunnel_tab_renew_requested(self, event: TunnelTab.RenewRequested) -> None:
+        self.ops.request_renew(event.tab)
+
+    def on_tunnel_tab_phase_changed(self, event: TunnelTab.PhaseChanged) -> None:
+        self.listing.update_badges()
+        self.update_summary()
+
+    def action_refresh(self) -> None:
+        self.listing.refresh_all()
+
+    def action_close_tunnel(self) -> None:
+        self.ops.close_tunnel()
+
+    def action_delete_tunnel(self) -> None:
+        self.ops.delete_tunnel()
+
+    def action_renew_tunnel(self) -> None:
+        self.ops.renew_tunnel()
+
+    def open_tunnel(self, device: Device) -> None:
+        self.ops.open_tunnel(device)
+
+    def report_error(self, exc: BaseException, doing: str) -> str:
+        """Notify the user of a failure in one line (see `failure_line`); returns it."""
+        line = failure_line(exc, doing)
+        self.notify(line, title=f"Could not {doing}", severity="error", timeout=8)
+        return line
+
+    # --- waiting on state (tests, bench) -------------------------------------------------
+
+    def state_changed(self) -> None:
+        """Wake whoever waits in `wait_until`: a phase, the output, a screen or the list
+        changed (also called after every repaint, see `_display`)."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+        gate = getattr(self, "key_gate", None)
+        if gate is not None:
+            gate.poke()  # a screen, a phase or the focus changed: held keys may go on
+
+    async def wait_until(self, predicate: Callable[[], object], timeout: float = 30.0) -> None:
+        """Wait until `predicate()` is true, re-checking only when the state changed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError("condition not reached")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
 
     # --- keys: every key through the gate (see tui/app/keygate.py) -----------------------
 
@@ -191,39 +213,10 @@ class IoTunnelApp(TunnelOperations, App[None]):
         await super().on_event(event)
 
     async def _dispatch_key(self, event: events.Key) -> None:
-        """What `App.on_event` does with a key read, done when the gate lets it go."""
-        if not self.is_running:
-            return
-        self.app_focus = True
-        if self.screen.maximized is not None and event.key == "escape" and self.escape_to_minimize:
-            self.screen.minimize()
-            return
-        if not await self._check_bindings(event.key, priority=True):
-            (self.focused or self.screen)._forward_event(event)
+        await dispatch_key(self, event)
 
     def _keys_settled(self) -> bool:
-        """No message of the app or of any node of its screens queued or being handled."""
-        if not self.is_running:
-            return True
-        if not message_pumps_idle((self,)):
-            return False
-        for screen in self.screen_stack:
-            if not message_pumps_idle(screen.walk_children(with_self=True)):
-                return False
-        return True
-
-    def _screen_opening(self) -> bool:
-        """True while a pushed screen (a dialog, the palette) has not taken the focus yet."""
-        if len(self.screen_stack) <= 1:
-            return False
-        screen = self.screen
-        seen, since = self._opening_screen
-        if screen is not seen:
-            self._opening_screen = (screen, time.monotonic())  # key pacing, never shown
-            since = self._opening_screen[1]
-        if time.monotonic() - since > SCREEN_READY_SECONDS:
-            return False
-        return not (screen.is_mounted and screen.focused is not None)
+        return app_settled(self)
 
     def _display(self, screen: Screen, renderable: RenderableType | None) -> None:
         super()._display(screen, renderable)
@@ -253,8 +246,8 @@ class IoTunnelApp(TunnelOperations, App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Close all tunnels", "Close every open tunnel", self.close_all)
-        yield SystemCommand("Refresh", "Reload devices and tunnels", self.refresh_all)
+        yield SystemCommand("Close all tunnels", "Close every open tunnel", self.ops.close_all)
+        yield SystemCommand("Refresh", "Reload devices and tunnels", self.listing.refresh_all)
         for name in sorted(self.theme_set.themes):
             yield SystemCommand(
                 f"Switch theme: {name}", "Use this theme", lambda n=name: self._apply_theme(n)
@@ -270,20 +263,21 @@ class IoTunnelApp(TunnelOperations, App[None]):
         table = self.device_table
         online = sum(1 for d in table.visible_devices() if d.status == DeviceStatus.ONLINE)
         parts = [f" {self.profile_name or 'iotunnel'}"]
-        if not self.devices_loaded and table.total == 0:
+        if not self.listing.devices_loaded and table.total == 0:
             parts.append("loading devices…")
         else:
             parts.append(f"{table.shown} of {table.total} devices · {online} online")
         if table.query:
             parts.append(f"filter: {table.query}")
-        if self.unreachable is not None:
-            wait = max(0, math.ceil(self.retry_at - self.clock()))
-            parts.append(f"{self.unreachable}, retrying in {wait} s" if wait else self.unreachable)
+        unreachable = self.listing.unreachable
+        if unreachable is not None:
+            wait = max(0, math.ceil(self.listing.retry_at - self.clock()))
+            parts.append(f"{unreachable}, retrying in {wait} s" if wait else unreachable)
         live = sum(1 for tab in self.tabs() if tab.is_live)
         if live:
             parts.append(f"{live} open session{'s' if live != 1 else ''}")
         summary = self.query_one("#summary", Static)
-        summary.set_class(self.unreachable is not None, "-unreachable")
+        summary.set_class(unreachable is not None, "-unreachable")
         summary.update(" · ".join(parts), layout=False)  # one fixed line
         self.state_changed()
 
@@ -330,7 +324,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
 
     def action_back_to_session(self) -> None:
         device = self.device_table.selected_device
-        tab = self._tab_for(device.device_id) if device is not None else None
+        tab = self.ops.tab_for(device.device_id) if device is not None else None
         if tab is not None:
             self.activate_tab(tab)
 
@@ -350,7 +344,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
         if action in ("back_to_session", "renew_tunnel"):
             # shown (as the way back after ctrl+]) only on a device that has a session
             device = self.device_table.selected_device if self.query(DeviceTable) else None
-            return device is not None and self._tab_for(device.device_id) is not None
+            return device is not None and self.ops.tab_for(device.device_id) is not None
         return True
 
     async def action_quit_anywhere(self) -> None:
@@ -391,17 +385,7 @@ class IoTunnelApp(TunnelOperations, App[None]):
         tab.focus_best()
 
     def action_help(self) -> None:
-        by_id = {b.id: b for b in IoTunnelApp.BINDINGS}
-        in_terminal = ("tab.next", "tab.previous", "terminal.zoom", "app.force_quit")
-        sections = [
-            ("Dashboard", [b for b in IoTunnelApp.BINDINGS if b.id != "terminal.zoom"]),
-            ("Device list", list(DeviceTable.BINDINGS)),
-            ("Tunnel tab, outside the terminal", list(TunnelTab.BINDINGS)),
-            (
-                "In the terminal (all other keys, ctrl+p too, go to the device)",
-                list(DeviceTerminal.BINDINGS) + [by_id[i] for i in in_terminal],
-            ),
-        ]
+        sections = dashboard_help_sections(IoTunnelApp.BINDINGS)
         self.clear_notifications()  # the welcome notice would cover the list it repeats
         self.push_screen(HelpScreen(sections, dict(self._keymap)))
 
@@ -436,33 +420,16 @@ class IoTunnelApp(TunnelOperations, App[None]):
     def tick(self) -> None:
         if not self.ui_ready():
             return
-        self.retry_if_due()
-        if self.unreachable is not None:
+        self.listing.retry_if_due()
+        if self.listing.unreachable is not None:
             self.update_summary()  # the retry countdown
         for tab in self.tabs():
             reached = tab.tick()
             if reached is None:
                 continue
-            left = tab.seconds_left() or 0
-            name = tab.device.display_name
-            # the keys that renew from where the focus is: in the terminal `r` is text
-            renew = "ctrl+] then r renews" if isinstance(self.focused, TerminalPane) else "r renews"
-            if reached == TokenLevel.WARNING:
-                self.notify(
-                    f"Tunnel token of {name} expires in {left // 60} min · {renew}",
-                    title="Token expiring",
-                    severity="warning",
-                )
-            elif reached == TokenLevel.CRITICAL:
-                self.notify(
-                    f"Tunnel token of {name} expires in {left} s · {renew}",
-                    title="Token expiring",
-                    severity="error",
-                )
-            elif reached == TokenLevel.EXPIRED:
-                self.notify(
-                    f"Tunnel token of {name} expired · {renew}",
-                    title="Token expired",
-                    severity="error",
-                )
-        self.update_badges()
+            in_terminal = isinstance(self.focused, TerminalPane)
+            title, message, severity = token_notice(
+                reached, tab.device.display_name, tab.seconds_left() or 0, in_terminal
+            )
+            self.notify(message, title=title, severity=severity)
+        self.listing.update_badges()

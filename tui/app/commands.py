@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from tui.app.app import IoTunnelApp
+from tui.app.device_table import DeviceTable
+from tui.iotda.models import Device
 
 # the palette lists at most this many devices: a fleet of 10,000 must stay instant
 MAX_DEVICE_HITS = 50
+
+
+class TunnelOpening(Protocol):
+    """What the palette needs of the app: the device list and a way to open a tunnel."""
+
+    @property
+    def device_table(self) -> DeviceTable: ...
+    def open_tunnel(self, device: Device) -> None: ...
 
 
 class DeviceCommands(Provider):
     """`Open tunnel to <device>` for the devices the table currently shows."""
 
     @property
-    def _app(self) -> IoTunnelApp:
-        return cast("IoTunnelApp", self.app)
+    def _app(self) -> TunnelOpening:
+        return cast(TunnelOpening, self.app)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)

@@ -36,3 +36,20 @@ def token_level(seconds: int, thresholds: Countdown) -> TokenLevel:
     if seconds <= thresholds.warning_seconds:
         return TokenLevel.WARNING
     return TokenLevel.OK
+
+
+def token_notice(
+    level: TokenLevel, name: str, left: int, in_terminal: bool
+) -> tuple[str, str, str]:
+    """(title, message, severity) of the notice for a newly reached level; it names the
+    keys that renew from where the focus is (in the terminal `r` is text)."""
+    renew = "ctrl+] then r renews" if in_terminal else "r renews"
+    if level == TokenLevel.WARNING:
+        return (
+            "Token expiring",
+            f"Tunnel token of {name} expires in {left // 60} min · {renew}",
+            "warning",
+        )
+    if level == TokenLevel.CRITICAL:
+        return "Token expiring", f"Tunnel token of {name} expires in {left} s · {renew}", "error"
+    return "Token expired", f"Tunnel token of {name} expired · {renew}", "error"

@@ -13,6 +13,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.app.device_table import DeviceTable
+from tui.app.tunnel_tab import DeviceTerminal, TunnelTab
+
 
 def key_table(
     sections: Iterable[tuple[str, list[Binding]]],
@@ -67,3 +70,19 @@ class HelpScreen(ModalScreen[None]):
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)
+
+
+def dashboard_help_sections(app_bindings: list[Binding]) -> list[tuple[str, list[Binding]]]:
+    """The help screen's sections, from the same binding tables the footer reads."""
+    by_id = {b.id: b for b in app_bindings}
+    in_terminal = ("tab.next", "tab.previous", "terminal.zoom", "app.force_quit")
+    return [
+        ("Dashboard", [b for b in app_bindings if b.id != "terminal.zoom"]),
+        ("Device list", list(DeviceTable.BINDINGS)),
+        ("Tunnel tab, outside the terminal", list(TunnelTab.BINDINGS)),
+        (
+            "In the terminal (all other keys, ctrl+p too, go to the device; "
+            "after ctrl+], i goes back in)",
+            list(DeviceTerminal.BINDINGS) + [by_id[i] for i in in_terminal],
+        ),
+    ]

@@ -24,7 +24,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from textual import events
+from textual.app import App
 from textual.message_pump import MessagePump
+from textual.screen import Screen
 
 log = logging.getLogger(__name__)
 
@@ -193,3 +195,50 @@ class KeyGate:
             self._spins = 0
             if self._check_handle is None:
                 self._check_handle = asyncio.get_running_loop().call_soon(self._check)
+
+
+# --- the gate's glue to a Textual app ----------------------------------------------------
+
+
+async def dispatch_key(app: App[object], event: events.Key) -> None:
+    """What `App.on_event` does with a key read, done when the gate lets the key go."""
+    if not app.is_running:
+        return
+    app.app_focus = True
+    if app.screen.maximized is not None and event.key == "escape" and app.escape_to_minimize:
+        app.screen.minimize()
+        return
+    if not await app._check_bindings(event.key, priority=True):
+        (app.focused or app.screen)._forward_event(event)
+
+
+def app_settled(app: App[object]) -> bool:
+    """No message of the app or of any node of its screens queued or being handled."""
+    if not app.is_running:
+        return True
+    if not message_pumps_idle((app,)):
+        return False
+    return all(
+        message_pumps_idle(screen.walk_children(with_self=True)) for screen in app.screen_stack
+    )
+
+
+class ScreenOpening:
+    """True while a pushed screen (a dialog, the palette) has not taken the focus yet."""
+
+    def __init__(self, app: App[object], clock: Callable[[], float] = time.monotonic) -> None:
+        self._app = app
+        self._clock = clock
+        self._screen: Screen[object] | None = None
+        self._since = 0.0
+
+    def __call__(self) -> bool:
+        app = self._app
+        if len(app.screen_stack) <= 1:
+            return False
+        screen = app.screen
+        if screen is not self._screen:
+            self._screen, self._since = screen, self._clock()
+        if self._clock() - self._since > SCREEN_READY_SECONDS:
+            return False
+        return not (screen.is_mounted and screen.focused is not None)

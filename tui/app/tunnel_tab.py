@@ -16,11 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Static, TabPane
+from textual.widgets import TabPane
 
 from tui.app.config import Countdown
 from tui.app.countdown import TokenLevel, format_countdown, seconds_left, token_level
 from tui.app.session_api import SessionFactory, SessionLike
+from tui.app.tab_widgets import DeviceTerminal, TabStatus
 from tui.iotda.frames import DisconnectCode
 from tui.iotda.models import Device
 from tui.session.events import (
@@ -38,44 +39,6 @@ from tui.session.tokens import StoredTunnel
 from tui.terminal import TerminalPane
 
 log = logging.getLogger(__name__)
-
-
-# what the device table shows for a tab's phase
-PHASE_WORDS = {
-    "opening": "opening",
-    "connecting": "connecting",
-    "waiting": "waiting",
-    "late": "no device",
-    "login": "login",
-    "connected": "connected",
-    "gone": "device gone",
-    "reconnecting": "reconnect",
-    "expired": "expired",
-    "ended": "ended",
-    "closed": "closed",
-}
-
-
-class TabStatus(Static, can_focus=True):
-    """The tab's status line; focusable so the tab's keys work outside the terminal."""
-
-
-class DeviceTerminal(TerminalPane):
-    """The pane with its scrollback keys in the footer: they are among the few keys that
-    do not go to the device while it has the focus."""
-
-    # short words: at 80 columns the footer must hold these and the tab keys
-    BINDINGS = [
-        Binding("ctrl+right_square_bracket", "leave", "Leave", id="terminal.leave"),
-        Binding("shift+pageup", "scroll_history(-1)", "Scrollback", id="terminal.scroll_up"),
-        Binding(
-            "shift+pagedown",
-            "scroll_history(1)",
-            "Scroll forward",
-            show=False,
-            id="terminal.scroll_down",
-        ),
-    ]
 
 
 def tab_id_for(device_id: str) -> str:

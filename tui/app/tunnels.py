@@ -167,3 +167,18 @@ class TunnelOpener:
 
     def forget(self, tunnel_id: str) -> None:
         self.store.remove(self.endpoint, self.project_id, tunnel_id)
+
+
+def failure_line(exc: BaseException, doing: str) -> str:
+    """One line for the user about a failed platform call.
+
+    No masking here: an `IoTDAError` carries the platform's `error_msg` (never a
+    credential), and the other failures that reach this point (httpx transport errors,
+    OS errors) carry URLs and reasons, never headers or request bodies, which is where
+    tokens and passwords travel. The traceback goes to the log only.
+    """
+    if isinstance(exc, IoTDAError):
+        status = f" (HTTP {exc.status})" if exc.status else ""
+        return f"{exc.error_msg}{status}"
+    log.error("%s failed", doing, exc_info=exc)
+    return f"{type(exc).__name__}: {str(exc)[:200] or 'no detail'}"
