@@ -114,7 +114,7 @@ async def _relay(service: TunnelService, tunnel_id: str, side: str, link: Tunnel
         if fast_operation(text) is not None:  # output and keystrokes: relayed as they are
             peer = service.peer(tunnel_id, side)
             if peer is not None:
-                await peer.relay(text)
+                await peer.relay(text, link)
             continue
         body = parse_frame(text)
         if body is None:
@@ -138,7 +138,7 @@ async def _relay(service: TunnelService, tunnel_id: str, side: str, link: Tunnel
         if peer is None:
             log.debug("tunnel %s: frame from the %s side dropped, no peer", tunnel_id, side)
             continue
-        await peer.relay(text)
+        await peer.relay(text, link)
 
 
 async def _deny(ws: WebSocket, exc: IoTDAError) -> None:
