@@ -381,8 +381,9 @@ class DeviceGateway:
         """Tell the platform; False when it could not record the change."""
         try:
             self._on_status(device_id, online)
-        except Exception:
-            log.exception("status handler failed for %s", device_id)
+        except Exception as exc:  # e.g. the platform's disk is full
+            log.error("cannot record %s %s: %s", device_id, "ONLINE" if online else "OFFLINE", exc)
+            log.debug("status handler failure", exc_info=True)
             return False
         self._status_times[device_id] = self._clock()
         log.info("device %s %s", device_id, "ONLINE" if online else "OFFLINE")
