@@ -47,6 +47,8 @@ from tui.platform.mqtt.codec import (
 )
 from tui.platform.mqtt.connection import DeviceConnection as _Connection
 from tui.platform.mqtt.connection import Violation as _Violation
+from tui.platform.mqtt.connection import source_of as _source
+from tui.platform.mqtt.connection import who as _who
 from tui.platform.mqtt.topics import implicit_filter, in_namespace, is_valid_filter
 from tui.platform.ratelimit import AUTH_FAILURES, SourceBuckets
 
@@ -388,14 +390,3 @@ class DeviceGateway:
         self._status_times[device_id] = self._clock()
         log.info("device %s %s", device_id, "ONLINE" if online else "OFFLINE")
         return True
-
-
-def _source(peer: object) -> str:
-    """The address part of a peer name: what rate limits count by."""
-    if isinstance(peer, tuple) and peer:
-        return str(peer[0])
-    return "unknown"
-
-
-def _who(conn: _Connection | None) -> str:
-    return conn.device_id if conn is not None else "not connected"
