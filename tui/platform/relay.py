@@ -101,7 +101,8 @@ def _pong_for(body: dict[str, Any]) -> str:
 async def _relay(service: TunnelService, tunnel_id: str, side: str, link: TunnelLink) -> None:
     """Read one side and queue its frames for the other; this side's sends are not here."""
     documented = service.relay_mode == RELAY_DOCUMENTED
-    receive = link.ws.receive
+    # uvicorn's own receive: Starlette's wrapper only checks states we keep ourselves
+    receive = getattr(link.ws, "_receive", link.ws.receive)
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
