@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import uuid
 from typing import Any
 
@@ -28,6 +29,8 @@ from tui.platform.rest import PLATFORM_HEADER
 from tui.platform.tunnels import DEVICE, SOURCE, TunnelService
 
 log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = 1011  # WebSocket close code: the server cannot go on with this link
 
 
 # what Huawei documents; in the "documented" relay mode every other operation is dropped
@@ -166,9 +169,12 @@ def _endpoint(service: TunnelService, side: str):
             return
         await ws.accept()
         link = TunnelLink(ws, service.limits, f"tunnel {tunnel_id} {side}")
-        await service.attach(tunnel_id, side, link)
         try:
+            await service.attach(tunnel_id, side, link)
             await _relay(service, tunnel_id, side, link)
+        except sqlite3.Error as exc:  # e.g. a full disk: this link cannot be accounted for
+            log.error("tunnel %s: %s side: storage failed: %s", tunnel_id, side, exc)
+            await link.close(INTERNAL_ERROR)
         except Exception:  # a socket torn down mid-receive: the link simply ends
             log.debug("tunnel %s: %s link ended abruptly", tunnel_id, side, exc_info=True)
         finally:
