@@ -1,7 +1,8 @@
 """One side of a tunnel as the relay drives it: a WebSocket with a bounded outbound queue.
 
 A peer that stops reading must hurt no one else (issue 12). So nothing but the link's own
-writer task ever awaits a send on its socket, and that wait has a deadline:
+writer task ever waits on a send to its socket (the relay's hot path sends inline only
+while the socket takes data at once), and that wait has a deadline:
 
 - data from the other side queues up to `budget` bytes; past it the other side's reader
   waits (a slow app slows its device, TCP does the rest), never the platform as a whole;
@@ -11,7 +12,9 @@ writer task ever awaits a send on its socket, and that wait has a deadline:
   stuck: the transport is aborted (uvicorn's own close() waits for a buffer that never
   drains, PITFALLS.md); a close that takes longer than `close_timeout` is cut the same way;
 - the kernel buffers of a tunnel socket are kept small, so a pong or a keepalive ping
-  waits behind kilobytes, not megabytes, of relay data.
+  waits behind kilobytes, not megabytes, of relay data;
+- a side the relay does not read (its peer is over budget) is not dropped because its
+  answer to our keepalive ping is stuck behind its own data (`_patient_keepalive`).
 """
 
 from __future__ import annotations
