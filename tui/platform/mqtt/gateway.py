@@ -62,7 +62,7 @@ _CLOSE_TIMEOUT = 5.0
 MAX_FILTERS = 100  # subscriptions per connection: a device cannot grow the gateway's memory
 # before authentication a client gets little: a CONNECT is an id, a name and a password
 MAX_CONNECT_BYTES = 4096
-MAX_PENDING = 256  # connections not yet authenticated; more are dropped at once
+MAX_PENDING = 1024  # logins in progress (≤ ~20 KB each); more are dropped at once
 _READ_LIMIT = 16 * 1024  # stream buffer per connection (packets are read exactly anyway)
 
 
