@@ -62,12 +62,12 @@ async def test_reconnect_past_a_stuck_app(tmp_path):
 
 async def test_expiry_with_a_stuck_app(tmp_path):
     async with (
-        platform_process(tmp_path, "--token-ttl", "6") as proc,
+        platform_process(tmp_path, "--token-ttl", "10") as proc,
         proc.client() as client,
         mqtt_device(proc.mqtt, DEVICE) as device,
     ):
         created, app, dev = await _stuck(proc, client, device)
-        await dev.closed(timeout=6 + PROMPT)  # closed when the token ran out, not later
+        await dev.closed(timeout=10 + PROMPT)  # closed when the token ran out, not later
         async with asyncio.timeout(PROMPT):
             shown = await client.show_tunnel(created.tunnel_id)
         assert shown.status == "CLOSED"

@@ -369,7 +369,7 @@ async def test_sdk_fidelity_fields_and_operation_names() -> None:
         assert len(since.devices) == 2
 
         shown = await call(sdk.show_device, ShowDeviceRequest(INSTANCE_ID, "boiler_0001"))
-        body = shown.to_dict()
+        body = shown.to_json_object()  # the JSON the platform sent, as the SDK read it
         for name in ShowDeviceResponse.openapi_types:
             assert name in body, name
         assert shown.modules == [] and shown.extension_info == {}

@@ -166,6 +166,9 @@ async def test_sigterm_closes_live_tunnel_links_with_1001(tmp_path):
         (["--token-ttl", "0"], "--token-ttl"),
         (["--tls-cert", "cert.pem"], "--tls-key"),
         (["--mqtt-port", "many"], "--mqtt-port"),
+        (["--relay", "huawei"], "--relay"),
+        (["--keepalive", "0"], "--keepalive"),
+        (["--tls-self-signed", "tls", "--tls-cert", "c.pem", "--tls-key", "k.pem"], "not both"),
     ],
 )
 def test_bad_options_are_one_line_exit_2(extra, expected):

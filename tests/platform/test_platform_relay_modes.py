@@ -195,3 +195,15 @@ async def test_a_disguised_platform_frame_is_dropped_too(text):
         assert await next_frame(app) == json.loads(marker)
         await app.close()
         await dev.close()
+
+
+def test_dropped_frames_cannot_flood_the_log(caplog):
+    from tui.platform.relay import _DropLog
+
+    dropped = _DropLog("t-1", "device")
+    with caplog.at_level("DEBUG", logger="tui.platform.relay"):
+        for _ in range(2000):
+            dropped("not a JSON object")
+    loud = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(loud) == _DropLog.LOUD + 2  # the first ten, then the 1000th and the 2000th
+    assert "2000 so far" in loud[-1].getMessage()

@@ -54,7 +54,8 @@ class PlatformProcess:
 
     async def stop(self, timeout: float) -> tuple[int, bytes]:
         """SIGTERM; the exit code and stderr, raising TimeoutError past `timeout`."""
-        self.proc.terminate()
+        if self.proc.returncode is None:
+            self.proc.terminate()
         _, err = await asyncio.wait_for(self.proc.communicate(), timeout)
         return self.proc.returncode or 0, err
 

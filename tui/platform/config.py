@@ -99,7 +99,7 @@ class PlatformConfig:
     rest_rate: RateLimit = REST_REQUESTS
     auth_failure_rate: RateLimit = AUTH_FAILURES
     request_timeout: float = 10.0  # REST/WS request headers, and a REST body, must be in by then
-    mqtt_max_pending: int = 256  # MQTT connections not yet authenticated
+    mqtt_max_pending: int = 1024  # MQTT connections not yet authenticated (fleets log in at once)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -1,7 +1,8 @@
 """One side of a tunnel as the relay drives it: a WebSocket with a bounded outbound queue.
 
 A peer that stops reading must hurt no one else (issue 12). So nothing but the link's own
-writer task ever awaits a send on its socket, and that wait has a deadline:
+writer task ever waits on a send to its socket (the relay's hot path sends inline only
+while the socket takes data at once), and that wait has a deadline:
 
 - data from the other side queues up to `budget` bytes; past it the other side's reader
   waits (a slow app slows its device, TCP does the rest), never the platform as a whole;
@@ -11,7 +12,9 @@ writer task ever awaits a send on its socket, and that wait has a deadline:
   stuck: the transport is aborted (uvicorn's own close() waits for a buffer that never
   drains, PITFALLS.md); a close that takes longer than `close_timeout` is cut the same way;
 - the kernel buffers of a tunnel socket are kept small, so a pong or a keepalive ping
-  waits behind kilobytes, not megabytes, of relay data.
+  waits behind kilobytes, not megabytes, of relay data;
+- a side the relay does not read (its peer is over budget) is not dropped because its
+  answer to our keepalive ping is stuck behind its own data (`_patient_keepalive`).
 """
 
 from __future__ import annotations
@@ -66,6 +69,30 @@ def shrink_buffers(transport: asyncio.Transport | None, size: int) -> None:
         transport.set_write_buffer_limits(high=size, low=size // 4)
 
 
+def _patient_keepalive(protocol: Any, link: TunnelLink) -> None:
+    """Keep uvicorn from dropping a peer whose pong waits behind data we do not read.
+
+    While the relay holds a side (its peer is over budget), that side's answers to our
+    pings sit in the socket behind its data: a slow app would get its device dropped
+    with 1011 "keepalive ping timeout" although both are fine. So when uvicorn's pong
+    deadline comes while (or shortly after) the side was held, the deadline is moved on.
+    A side that is not held and does not answer is dropped as before. (uvicorn reads
+    `keepalive_timeout` from the instance when it arms the timer; checked by a chaos test.)
+    """
+    original = getattr(protocol, "keepalive_timeout", None)
+    if original is None or not hasattr(protocol, "pong_timer"):
+        return
+
+    def keepalive_timeout() -> None:
+        timeout = getattr(protocol, "ping_timeout", None) or 0.0
+        if timeout > 0 and link.alive and link.reading_held_lately(timeout):
+            protocol.pong_timer = protocol.loop.call_later(timeout, keepalive_timeout)
+            return
+        original()
+
+    protocol.keepalive_timeout = keepalive_timeout
+
+
 class TunnelLink:
     """A tunnel side's WebSocket; every send goes through its one writer task."""
 
@@ -82,6 +109,9 @@ class TunnelLink:
         self._sending_since: float | None = None  # loop time the pending send began
         self._loop = asyncio.get_running_loop()
         self._watchdog = self._loop.call_later(limits.stall_timeout / 4, self._check_stall)
+        self._held = False  # the relay does not read this side: its peer is over budget
+        self._held_at = -1e9  # loop time reading was last held
+        _patient_keepalive(protocol, self)
         self._urgent: deque[str] = deque()
         self._frames: deque[tuple[str, bool]] = deque()  # (text, counts against the budget)
         self._queued = 0
@@ -105,8 +135,9 @@ class TunnelLink:
 
     # --- sending --------------------------------------------------------------------------
 
-    async def relay(self, text: str) -> bool:
-        """Queue a frame from the other side, waiting while this peer is over budget."""
+    async def relay(self, text: str, source: TunnelLink | None = None) -> bool:
+        """Queue a frame from the other side (`source`), waiting while this peer is over
+        budget; meanwhile `source` is not read, and knows it (see `_patient_keepalive`)."""
         if (
             self._writer_idle
             and self._writable is not None
@@ -122,11 +153,26 @@ class TunnelLink:
                 log.debug("%s: send failed, link aborted", self.name, exc_info=True)
                 self.abort()
                 return False
-        while self._queued >= self.limits.budget and not self._dead:
-            self._space.clear()
-            self.saturated.set()
-            await self._space.wait()
+        if self._queued >= self.limits.budget and not self._dead:
+            if source is not None:
+                source.hold_reading(True)
+            try:
+                while self._queued >= self.limits.budget and not self._dead:
+                    self._space.clear()
+                    self.saturated.set()
+                    await self._space.wait()
+            finally:
+                if source is not None:
+                    source.hold_reading(False)
         return self._put(text, counted=True)
+
+    def hold_reading(self, held: bool) -> None:
+        self._held = held
+        self._held_at = self._loop.time()
+
+    def reading_held_lately(self, within: float) -> bool:
+        """Is this side unread now, or was it within the last `within` seconds?"""
+        return self._held or self._loop.time() - self._held_at < within
 
     def post(self, text: str) -> bool:
         """Queue a frame the platform originates, after what is queued; never waits."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import uuid
 from typing import Any
 
@@ -28,6 +29,8 @@ from tui.platform.rest import PLATFORM_HEADER
 from tui.platform.tunnels import DEVICE, SOURCE, TunnelService
 
 log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = 1011  # WebSocket close code: the server cannot go on with this link
 
 
 # what Huawei documents; in the "documented" relay mode every other operation is dropped
@@ -98,10 +101,30 @@ def _pong_for(body: dict[str, Any]) -> str:
     return TunnelFrame(Op.PONG, request_id if isinstance(request_id, str) else "").encode()
 
 
+class _DropLog:
+    """Logs dropped frames: the first few of a link at WARNING, then one in a thousand, so
+    a peer sending nothing but junk cannot flood the log."""
+
+    LOUD = 10
+
+    def __init__(self, tunnel_id: str, side: str) -> None:
+        self.where = f"tunnel {tunnel_id}: {side} side"
+        self.count = 0
+
+    def __call__(self, why: str) -> None:
+        self.count += 1
+        if self.count <= self.LOUD or self.count % 1000 == 0:
+            log.warning("%s: frame dropped (%s; %d so far)", self.where, why, self.count)
+        else:
+            log.debug("%s: frame dropped (%s)", self.where, why)
+
+
 async def _relay(service: TunnelService, tunnel_id: str, side: str, link: TunnelLink) -> None:
     """Read one side and queue its frames for the other; this side's sends are not here."""
     documented = service.relay_mode == RELAY_DOCUMENTED
-    receive = link.ws.receive
+    dropped = _DropLog(tunnel_id, side)
+    # uvicorn's own receive: Starlette's wrapper only checks states we keep ourselves
+    receive = getattr(link.ws, "_receive", link.ws.receive)
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
@@ -109,36 +132,32 @@ async def _relay(service: TunnelService, tunnel_id: str, side: str, link: Tunnel
             return
         text = message.get("text")
         if text is None:
-            log.warning("tunnel %s: binary frame from the %s side dropped", tunnel_id, side)
+            dropped("binary")
             continue
         if fast_operation(text) is not None:  # output and keystrokes: relayed as they are
             peer = service.peer(tunnel_id, side)
             if peer is not None:
-                await peer.relay(text)
+                await peer.relay(text, link)
             continue
         body = parse_frame(text)
         if body is None:
-            log.warning("tunnel %s: non-JSON frame from the %s side dropped", tunnel_id, side)
+            dropped("not a JSON object")
             continue
         operation = body.get("operation_type")
         if side == SOURCE and operation == Op.PING:
             link.post_urgent(_pong_for(body))
             continue
         if side == DEVICE and platform_only(body):
-            log.warning(
-                "tunnel %s: device sent %r, which only the platform may send: dropped",
-                tunnel_id,
-                operation,
-            )
+            dropped(f"{str(operation)[:40]!r} only the platform may send")
             continue
         if documented and operation not in DOCUMENTED_OPS:
-            log.warning("tunnel %s: unknown operation from the %s side dropped", tunnel_id, side)
+            dropped(f"operation {str(operation)[:40]!r} is not documented")
             continue
         peer = service.peer(tunnel_id, side)
         if peer is None:
             log.debug("tunnel %s: frame from the %s side dropped, no peer", tunnel_id, side)
             continue
-        await peer.relay(text)
+        await peer.relay(text, link)
 
 
 async def _deny(ws: WebSocket, exc: IoTDAError) -> None:
@@ -165,9 +184,12 @@ def _endpoint(service: TunnelService, side: str):
             return
         await ws.accept()
         link = TunnelLink(ws, service.limits, f"tunnel {tunnel_id} {side}")
-        await service.attach(tunnel_id, side, link)
         try:
+            await service.attach(tunnel_id, side, link)
             await _relay(service, tunnel_id, side, link)
+        except sqlite3.Error as exc:  # e.g. a full disk: this link cannot be accounted for
+            log.error("tunnel %s: %s side: storage failed: %s", tunnel_id, side, exc)
+            await link.close(INTERNAL_ERROR)
         except Exception:  # a socket torn down mid-receive: the link simply ends
             log.debug("tunnel %s: %s link ended abruptly", tunnel_id, side, exc_info=True)
         finally:
