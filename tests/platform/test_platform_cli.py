@@ -14,7 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.platform import SEED_FILE
+from tests.support import platform as support
+
+SEED_FILE = support.SEED_FILE  # replaced by a private copy for each test (see below)
+
+
+@pytest.fixture(autouse=True)
+def _private_seed_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """`iotunnel platform` refuses a seed others may read: every test runs on a 0600 copy."""
+    copy = support.private_seed(tmp_path_factory.mktemp("seed"))
+    monkeypatch.setattr(sys.modules[__name__], "SEED_FILE", copy)
 
 
 def _start(*extra: str) -> subprocess.Popen:
@@ -27,8 +36,9 @@ def _start(*extra: str) -> subprocess.Popen:
     )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_ready_line_then_clean_exit(tmp_path, sig):
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_ready_line_then_clean_exit(tmp_path, sig, code):
+    """SIGTERM is a normal stop (0); ctrl+c stops as cleanly but exits 130, as README says."""
     proc = _start("--state", str(tmp_path / "state.sqlite3"))
     try:
         line = proc.stdout.readline()
@@ -41,7 +51,7 @@ def test_ready_line_then_clean_exit(tmp_path, sig):
         assert answer.status_code == 200
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 0, err
+        assert proc.returncode == code, err
         assert out == ""  # exactly one line on stdout
         assert "Traceback" not in err
     finally:
@@ -76,11 +86,21 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_seed_errors_are_one_line_exit_2(tmp_path: Path, text, expected):
     seed = tmp_path / "seed.toml"
     seed.write_text(text)
+    seed.chmod(0o600)
     result = _run("--seed", str(seed), "--state", ":memory:")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert str(seed) in lines[0] and expected in lines[0]
+
+
+def test_a_seed_others_can_read_is_refused_exit_2(tmp_path):
+    seed = support.private_seed(tmp_path)
+    seed.chmod(0o644)
+    result = _run("--seed", str(seed), "--state", ":memory:")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(seed) in lines[0] and "chmod 600" in lines[0], result.stderr
 
 
 def test_missing_seed_file_is_exit_2(tmp_path):

@@ -256,7 +256,7 @@ async def test_basic_edition_refuses_tunnels():
     async with running_platform(_seed(2, edition="basic")) as p, p.client(retries=0) as client:
         p.set_online("dev_0000")
         error = await _error(client.create_tunnel("dev_0000"))
-        assert (error.status, error.error_code) == (403, "IOTDA.000010")
+        assert (error.status, error.error_code) == (403, "IOTDA.019707")
         error = await _error(client.list_tunnels())
         assert error.status == 403
         assert len([d async for d in client.list_devices()]) == 2  # devices still work

@@ -38,6 +38,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -46,6 +47,15 @@ from tui.platform.config import RELAY_MODES, IamUser, PlatformConfig, Seed, load
 from tui.platform.server import Endpoints, Platform
 
 SEED_FILE = Path(__file__).with_name("seed.toml")
+
+
+def private_seed(directory: Path, source: Path = SEED_FILE) -> Path:
+    """A copy of a seed file that only its owner may read, as `iotunnel platform` demands
+    of a file holding secrets (git keeps tests/support/seed.toml at 0644)."""
+    copy = directory / source.name
+    copy.write_bytes(source.read_bytes())
+    copy.chmod(0o600)
+    return copy
 
 
 @pytest.fixture(params=RELAY_MODES)
@@ -155,10 +165,16 @@ async def running_platform(
     state_path: str | Path = ":memory:",
     tls: tuple[str | Path, str | Path] | None = None,
     relay_mode: str = "iotunnel",
+    **options: Any,
 ) -> AsyncIterator[RunningPlatform]:
+    """`options`: any other PlatformConfig field (keepalive, link_limits, …)."""
     loaded = seed if isinstance(seed, Seed) else load_seed(seed or SEED_FILE)
     config = PlatformConfig(
-        seed=loaded, state_path=str(state_path), token_ttl=token_ttl, relay_mode=relay_mode
+        seed=loaded,
+        state_path=str(state_path),
+        token_ttl=token_ttl,
+        relay_mode=relay_mode,
+        **options,
     )
     if tls is not None:
         config.tls_cert, config.tls_key = str(tls[0]), str(tls[1])

@@ -14,8 +14,9 @@ from tui.iotda.frames import TOKEN_HEADER
 TIMEOUT = 15.0
 
 
-async def open_link(uri: str, token: str) -> ClientConnection:
-    return await connect(uri, additional_headers={TOKEN_HEADER: token}, compression=None)
+async def open_link(uri: str, token: str, **options: Any) -> ClientConnection:
+    """`options`: more keyword arguments of `websockets.connect` (max_queue, ping_interval…)."""
+    return await connect(uri, additional_headers={TOKEN_HEADER: token}, compression=None, **options)
 
 
 async def next_frame(ws: ClientConnection, timeout: float = TIMEOUT) -> dict[str, Any]:

@@ -10,10 +10,11 @@ class ErrorCode:
     """Codes of PROTOCOL.md §2. Clients show `error_msg`; they never branch on a decided code."""
 
     INTERNAL = "IOTDA.000001"
+    STORAGE_UNAVAILABLE = "IOTDA.000002"  # decided: the local platform's store failed (503)
     INVALID_ACCESS_TOKEN = "IOTDA.000004"
     INVALID_INPUT = "IOTDA.000006"
     BAD_JSON = "IOTDA.000008"
-    EDITION_NOT_SUPPORTED = "IOTDA.000010"  # decided
+    START_AFTER_END = "IOTDA.000010"  # Huawei: start time must be earlier than end time
     LIMIT_OUT_OF_RANGE = "IOTDA.000017"
     MARKER_OUT_OF_RANGE = "IOTDA.000018"
     NOT_ALLOWED = "IOTDA.000021"
@@ -26,6 +27,7 @@ class ErrorCode:
     TUNNEL_TOKEN_INVALID = "IOTDA.019704"  # decided
     TUNNEL_TOKEN_EXPIRED = "IOTDA.019705"
     TUNNEL_QUOTA = "IOTDA.019706"  # decided
+    EDITION_NOT_SUPPORTED = "IOTDA.019707"  # decided (not 000010: Huawei's time-range code)
     APIGW_BAD_SIGNATURE = "APIGW.0301"
     # raised by this client itself, never sent by a platform
     CLIENT_CONFIG = "CLIENT.CONFIG"

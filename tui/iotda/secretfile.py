@@ -15,8 +15,9 @@ class SecretFileError(ValueError):
     """A secret file that cannot be used; the message is one line for the user."""
 
 
-def read_secret_file(path: str | os.PathLike[str]) -> str:
-    """The first line of `path`, stripped; SecretFileError for anything looser or broken."""
+def check_private_file(path: str | os.PathLike[str]) -> Path:
+    """`path` expanded, if it is a regular file only its owner can read (a file holding
+    secrets, e.g. a platform seed); SecretFileError otherwise."""
     p = Path(path).expanduser()
     try:
         st = p.stat()
@@ -29,6 +30,12 @@ def read_secret_file(path: str | os.PathLike[str]) -> str:
             f"secret file {p} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
             f"run: chmod 600 {p}"
         )
+    return p
+
+
+def read_secret_file(path: str | os.PathLike[str]) -> str:
+    """The first line of `path`, stripped; SecretFileError for anything looser or broken."""
+    p = check_private_file(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:

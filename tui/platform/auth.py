@@ -25,6 +25,14 @@ def _denied(msg: str) -> IoTDAError:
     )
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -55,6 +63,8 @@ class RestAuth:
             ) from None
         if not all(isinstance(v, str) for v in (name, password)) or methods != ["password"]:
             raise IoTDAError(400, ErrorCode.INVALID_INPUT, "only the password method is supported")
+        if not (_is_text(name) and _is_text(password)):  # e.g. a lone surrogate "\ud800"
+            raise IoTDAError(400, ErrorCode.INVALID_INPUT, "user name and password must be text")
         known = any(
             u.name == name
             and secrets.compare_digest(u.password.encode(), password.encode())
@@ -67,7 +77,7 @@ class RestAuth:
         now = self._clock()
         token = "MII" + secrets.token_urlsafe(48)
         expires_at = now + self._token_ttl
-        self._store.add_iam_token(token, name, expires_at)
+        self._store.add_iam_token(token, name, expires_at, now)
         log.info("IAM token %s issued to %r", mask(token), name)
         answer = {
             "token": {
@@ -99,8 +109,16 @@ class RestAuth:
         if header is None:
             raise _denied(f"no {AUTH_TOKEN_HEADER} or Authorization header")
         parsed = signing.parse_authorization(header)
-        if parsed is None:
+        if parsed is None or not parsed.signature.isascii():
             raise _denied("unreadable Authorization header")
+        signed = {name.lower() for name in parsed.signed_headers}
+        # an unsigned Host or Content-Type could be changed in transit, an unsigned date replayed
+        required = {signing.DATE_HEADER.lower()} | {
+            name for name in ("host", "content-type") if name in lowered
+        }
+        if not required <= signed:
+            missing = ", ".join(sorted(required - signed))
+            raise _denied(f"SignedHeaders must include {missing}")
         sk = self._sk_of.get(parsed.ak)
         if sk is None:
             raise _denied("unknown access key")

@@ -10,7 +10,10 @@ from typing import Any
 from tui.iotda.localstate import state_dir
 from tui.iotda.models import DEFAULT_TOKEN_TTL, default_device_id, is_valid_device_id
 from tui.iotda.redact import mask
+from tui.iotda.secretfile import SecretFileError, check_private_file
 from tui.iotda.tomlpos import TablePath, key_line
+from tui.platform.links import LinkLimits
+from tui.platform.ratelimit import AUTH_FAILURES, REST_REQUESTS, RateLimit
 
 EDITIONS = ("basic", "standard", "enterprise")
 # PROTOCOL.md §5.1: "iotunnel" repeats connect_tunnel to a late app, tells the device when
@@ -56,6 +59,7 @@ class SeedDevice:
     secret: str
     device_name: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    product_name: str | None = None  # default: derived from product_id ("Smart Boiler")
 
     def __repr__(self) -> str:
         return f"SeedDevice(device_id={self.device_id!r}, secret='***')"
@@ -84,8 +88,18 @@ class PlatformConfig:
     token_ttl: int = DEFAULT_TOKEN_TTL
     tls_cert: str | None = None
     tls_key: str | None = None
+    tls_self_signed: str | None = None  # a folder: make (or reuse) a CA and a server cert there
+    advertise_host: str | None = None  # the host in URIs; default: bind host or machine name
     iam_token_ttl: int = 86_400
     relay_mode: str = RELAY_IOTUNNEL
+    # WebSocket keepalive of tunnel links: ping every `keepalive` s, drop after as long again
+    keepalive: float = 20.0
+    link_limits: LinkLimits = field(default_factory=LinkLimits)
+    # per source address: REST calls, and failed logins (REST and MQTT) on top
+    rest_rate: RateLimit = REST_REQUESTS
+    auth_failure_rate: RateLimit = AUTH_FAILURES
+    request_timeout: float = 10.0  # REST/WS request headers, and a REST body, must be in by then
+    mqtt_max_pending: int = 256  # MQTT connections not yet authenticated
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -173,14 +187,24 @@ def parse_seed(body: dict[str, Any], path: str = "<seed>") -> Seed:
                 secret=_need_str(table, "secret", where, at=at),
                 device_name=_need_str(table, "device_name", where, optional=True, at=at),
                 tags=tuple(sorted(tags.items())),
+                product_name=_need_str(table, "product_name", where, optional=True, at=at),
             )
         )
     return Seed(project_id, region, edition, tuple(credentials), tuple(users), tuple(devices))
 
 
-def load_seed(path: str | Path) -> Seed:
-    """Read a seed TOML file; every problem is a SeedError naming the file (and line)."""
+def load_seed(path: str | Path, *, private: bool = False) -> Seed:
+    """Read a seed TOML file; every problem is a SeedError naming the file (and line).
+
+    `private`: the file holds secrets (SK, IAM passwords, device secrets), so refuse it
+    unless only its owner can read it, like every secret file (`iotunnel platform` does).
+    """
     name = str(path)
+    if private:
+        try:
+            check_private_file(path)
+        except SecretFileError as exc:
+            raise SeedError(f"{name}: {exc}") from None
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:

@@ -9,7 +9,12 @@ from tui.iotda.paths import REST_BASE
 
 _S = {"type": "string"}
 _NS = {"type": "string", "nullable": True}
-_COMPACT = {"type": "string", "pattern": r"^\d{8}T\d{6}Z$"}
+# yyyyMMdd'T'HHmmss'Z' with real ranges: published here, parsed by the REST API with it
+COMPACT_TIME_PATTERN = (
+    r"([0-9]{4})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3])([0-5][0-9])([0-5][0-9])Z"
+)
+_COMPACT = {"type": "string", "pattern": f"^{COMPACT_TIME_PATTERN}$"}
 _MILLIS = {
     "type": "string",
     "nullable": True,
@@ -94,6 +99,14 @@ def _schemas() -> dict[str, Any]:
                 "create_time": _COMPACT,
                 "connection_status_update_time": _MILLIS,
                 "active_time": _MILLIS,
+                "modules": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"module_name": _S, "module_version": _S},
+                    },
+                },
+                "extension_info": {"type": "object"},
             },
         },
         "DevicePage": {
@@ -111,7 +124,7 @@ def _schemas() -> dict[str, Any]:
                 },
             },
         },
-        "CreateTunnel": {
+        "AddTunnel": {
             "type": "object",
             "required": ["device_id"],
             "properties": {"device_id": _DEVICE_ID},
@@ -172,7 +185,10 @@ def openapi_document(project_id: str) -> dict[str, Any]:
     project = _param("project_id", "path", {"type": "string", "enum": [project_id]})
     device = _param("device_id", "path", _DEVICE_ID)
     tunnel = _param("tunnel_id", "path", {"type": "string", "minLength": 1, "maxLength": 128})
+    # the SDK sends Instance-Id on every call (and signs it); accepted, not checked here
+    instance = _param("Instance-Id", "header", {"type": "string", "maxLength": 36})
     device_query = [
+        instance,
         _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 50}),
         _param("marker", "query", {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}),
         _param("offset", "query", {"type": "integer", "minimum": 0, "maximum": 500}),
@@ -182,6 +198,7 @@ def openapi_document(project_id: str) -> dict[str, Any]:
         ),
         _param("start_time", "query", _COMPACT),
         _param("end_time", "query", _COMPACT),
+        _param("is_cascade_query", "query", {"type": "boolean"}),
     ]
     secured = [{"token": []}, {"aksk": []}]
     base = REST_BASE
@@ -221,40 +238,40 @@ def openapi_document(project_id: str) -> dict[str, Any]:
             f"{base}/devices/{{device_id}}": {
                 "get": {
                     "operationId": "ShowDevice",
-                    "parameters": [project, device],
+                    "parameters": [project, device, instance],
                     "responses": {"200": _json(_ref("DeviceDetail"), "the device"), **_ERRORS},
                 }
             },
             f"{base}/tunnels": {
                 "post": {
-                    "operationId": "CreateTunnel",
-                    "parameters": [project],
+                    "operationId": "AddTunnel",
+                    "parameters": [project, instance],
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": _ref("CreateTunnel")}},
+                        "content": {"application/json": {"schema": _ref("AddTunnel")}},
                     },
                     "responses": {"201": _json(_ref("TunnelCreated"), "tunnel created"), **_ERRORS},
                 },
                 "get": {
-                    "operationId": "ListTunnels",
-                    "parameters": [project, _param("device_id", "query", _DEVICE_ID)],
+                    "operationId": "ListDeviceTunnels",
+                    "parameters": [project, instance, _param("device_id", "query", _DEVICE_ID)],
                     "responses": {"200": _json(_ref("TunnelList"), "tunnels"), **_ERRORS},
                 },
             },
             f"{base}/tunnels/{{tunnel_id}}": {
                 "get": {
-                    "operationId": "ShowTunnel",
-                    "parameters": [project, tunnel],
+                    "operationId": "ShowDeviceTunnel",
+                    "parameters": [project, tunnel, instance],
                     "responses": {"200": _json(_ref("TunnelInfo"), "the tunnel"), **_ERRORS},
                 },
                 "put": {
-                    "operationId": "CloseTunnel",
-                    "parameters": [project, tunnel],
+                    "operationId": "CloseDeviceTunnel",
+                    "parameters": [project, tunnel, instance],
                     "responses": {"204": {"description": "closed"}, **_ERRORS},
                 },
                 "delete": {
-                    "operationId": "DeleteTunnel",
-                    "parameters": [project, tunnel],
+                    "operationId": "DeleteDeviceTunnel",
+                    "parameters": [project, tunnel, instance],
                     "responses": {"204": {"description": "deleted"}, **_ERRORS},
                 },
             },

@@ -6,12 +6,14 @@ Every answer carries `X-Request-Id`; every failure is an IoTDA error body with a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -26,27 +28,27 @@ from tui.iotda.models import (
     DEFAULT_MARKER,
     DEVICE_OFFSET_MAX,
     DEVICE_PAGE_LIMIT_MAX,
-    ConnectState,
-    Device,
-    DeviceDetail,
     Page,
-    Tag,
-    Tunnel,
     is_valid_device_id,
 )
 from tui.iotda.paths import REST_BASE
-from tui.iotda.timefmt import format_compact, format_millis, parse_compact
+from tui.platform.answers import device_detail, device_model, tunnel_json
 from tui.platform.auth import RestAuth
-from tui.platform.store import DeviceFilter, DeviceRecord, Store, TunnelRecord, record_marker
+from tui.platform.links import SERVER_SEND_KEY
+from tui.platform.openapi import COMPACT_TIME_PATTERN
+from tui.platform.ratelimit import AUTH_FAILURES, REST_REQUESTS, SourceBuckets
+from tui.platform.store import DeviceFilter, Store, record_marker
 from tui.platform.tunnels import TunnelService
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+BODY_TIMEOUT = 10.0  # a body that trickles in slower than this holds no connection
+COMPACT_TIME = re.compile(COMPACT_TIME_PATTERN)
 REQUEST_ID_KEY = "iotunnel.request_id"
 # tells a client it talks to this local platform, not to Huawei's (PROTOCOL.md §5.1)
 PLATFORM_HEADER = "X-Iotunnel-Platform"
-_MARKER = re.compile(r"^[0-9a-fA-F]{24}$")
+_MARKER = re.compile(r"[0-9a-fA-F]{24}")  # fullmatch: "$" would let a newline through
 _STRING_FILTERS = ("product_id", "node_id", "device_name", "gateway_id", "app_id")
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -61,6 +63,8 @@ class RequestIdMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            # the server's own send: uvicorn's protocol, whose transport a stuck link aborts
+            scope[SERVER_SEND_KEY] = send
             await self.app(scope, receive, send)
             return
         request_id = uuid.uuid4().hex
@@ -87,7 +91,9 @@ def error_response(request: Request, status: int, code: str, msg: str) -> JSONRe
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return error_response(request, 405, ErrorCode.INVALID_INPUT, "method not allowed")
+        answer = error_response(request, 405, ErrorCode.INVALID_INPUT, "method not allowed")
+        answer.headers.update(exc.headers or {})  # Allow: what the path does accept
+        return answer
     return error_response(
         request, exc.status_code, ErrorCode.INVALID_INPUT, "the API does not exist"
     )
@@ -112,10 +118,10 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int, c
     text = request.query_params.get(name)
     if text is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise _bad(f"{name} must be an integer from {low} to {high}", code) from None
+    # ASCII digits only: int() would also take "٣", "5_0", " 7" and "+7"
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise _bad(f"{name} must be an integer from {low} to {high}", code)
+    value = int(text)
     if not low <= value <= high:
         raise _bad(f"{name} must be an integer from {low} to {high}", code)
     return value
@@ -125,83 +131,77 @@ def _time_param(request: Request, name: str) -> float | None:
     text = request.query_params.get(name)
     if text is None:
         return None
-    try:
-        return parse_compact(text).timestamp()
-    except ValueError:
-        raise _bad(f"{name} must look like 20261126T045300Z") from None
+    match = COMPACT_TIME.fullmatch(text)
+    if match is None:
+        raise _bad(f"{name} must look like 20261126T045300Z")
+    year, month, day, hour, minute, second = (int(part) for part in match.groups())
+    # every value the published pattern allows is a time: day 31 of a short month runs on
+    first = datetime(max(year, 1), month, 1, hour, minute, second, tzinfo=UTC)
+    return (first + timedelta(days=day - 1)).timestamp()
 
 
-def _compact(moment: float | None) -> str | None:
-    return None if moment is None else format_compact(datetime.fromtimestamp(moment, UTC))
-
-
-def _millis(moment: float | None) -> str | None:
-    return None if moment is None else format_millis(datetime.fromtimestamp(moment, UTC))
-
-
-def device_model(record: DeviceRecord) -> Device:
-    return Device(
-        device_id=record.device_id,
-        node_id=record.node_id,
-        product_id=record.product_id,
-        status=record.status,
-        device_name=record.device_name,
-        product_name=record.product_id,
-        tags=tuple(Tag(key, value) for key, value in record.tags),
-    )
-
-
-def device_detail(record: DeviceRecord) -> DeviceDetail:
-    return DeviceDetail(
-        device=device_model(record),
-        auth_info={"auth_type": "SECRET", "secure_access": True, "timeout": 0},
-        create_time=_compact(record.create_time),
-        connection_status_update_time=_millis(record.status_time),
-        active_time=_millis(record.active_time),
-    )
-
-
-def tunnel_model(tunnel: TunnelRecord) -> Tunnel:
-    return Tunnel(
-        tunnel_id=tunnel.tunnel_id,
-        device_id=tunnel.device_id,
-        status=tunnel.status,
-        create_time=_compact(tunnel.create_time),
-        closed_time=_compact(tunnel.update_time),  # TunnelInfo's name for "last update"
-        source_connect_state=ConnectState(tunnel.source_state, _compact(tunnel.source_time)),
-        device_connect_state=ConnectState(tunnel.device_state, _compact(tunnel.device_time)),
-    )
-
-
-def tunnel_json(tunnel: TunnelRecord) -> dict[str, Any]:
-    return tunnel_model(tunnel).to_json()
+def _bool_param(request: Request, name: str) -> bool | None:
+    text = request.query_params.get(name)
+    if text is None:
+        return None
+    if text not in ("true", "false"):
+        raise _bad(f"{name} must be true or false")
+    return text == "true"
 
 
 class RestApi:
     def __init__(
-        self, project_id: str, store: Store, auth: RestAuth, tunnels: TunnelService
+        self,
+        project_id: str,
+        store: Store,
+        auth: RestAuth,
+        tunnels: TunnelService,
+        *,
+        product_names: dict[str, str] | None = None,
+        requests: SourceBuckets | None = None,
+        auth_failures: SourceBuckets | None = None,
+        body_timeout: float = BODY_TIMEOUT,
     ) -> None:
         self.project_id = project_id
         self.store = store
         self.auth = auth
         self.tunnels = tunnels
+        self.product_names = product_names or {}
+        self.requests = requests or SourceBuckets(REST_REQUESTS)
+        self.auth_failures = auth_failures or SourceBuckets(AUTH_FAILURES)
+        self.body_timeout = body_timeout
 
     async def _body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise _bad("request body too large", ErrorCode.BAD_JSON)
         body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise _bad("request body too large", ErrorCode.BAD_JSON)
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        raise _bad("request body too large", ErrorCode.BAD_JSON)
+        except TimeoutError:
+            raise IoTDAError(
+                408, ErrorCode.INVALID_INPUT, "request body not received in time"
+            ) from None
         return body
+
+    def _admit(self, source: str) -> None:
+        """IoTDA's rate limit: per source, on every call and harder on failed logins."""
+        if not self.requests.take(source) or not self.auth_failures.allows(source):
+            raise IoTDAError(
+                403, ErrorCode.RATE_LIMITED, "the request rate limit is exceeded; retry later"
+            )
 
     def _guard(
         self, handler: Callable[[Request, bytes], Awaitable[Response]], *, authed: bool = True
     ) -> Handler:
         async def endpoint(request: Request) -> Response:
+            source = request.client.host if request.client else "unknown"
             try:
+                self._admit(source)
                 body = await self._body(request)
                 if authed:
                     self.auth.check(
@@ -219,7 +219,15 @@ class RestApi:
                     _require_json_media_type(request)
                 return await handler(request, body)
             except IoTDAError as exc:
+                if exc.status == 401:  # a wrong password or signature: one guess spent
+                    self.auth_failures.take(source)
                 return error_response(request, exc.status, exc.error_code, exc.error_msg)
+            except sqlite3.Error as exc:  # e.g. a full disk: the operator's problem, no bug
+                log.error("REST %s %s: storage failed: %s", request.method, request.url.path, exc)
+                log.debug("storage failure", exc_info=True)
+                return error_response(
+                    request, 503, ErrorCode.STORAGE_UNAVAILABLE, "storage unavailable; retry later"
+                )
             except Exception:
                 log.exception("REST %s %s failed", request.method, request.url.path)
                 return error_response(request, 500, ErrorCode.INTERNAL, "internal error")
@@ -242,8 +250,9 @@ class RestApi:
             request, "limit", 10, 1, DEVICE_PAGE_LIMIT_MAX, ErrorCode.LIMIT_OUT_OF_RANGE
         )
         offset = _int_param(request, "offset", 0, 0, DEVICE_OFFSET_MAX, ErrorCode.INVALID_INPUT)
+        _bool_param(request, "is_cascade_query")  # no child devices here: nothing to cascade
         marker = request.query_params.get("marker", DEFAULT_MARKER)
-        if not _MARKER.match(marker):
+        if not _MARKER.fullmatch(marker):
             raise _bad("marker must be 24 hexadecimal digits", ErrorCode.MARKER_OUT_OF_RANGE)
         strings = {name: request.query_params.get(name) for name in _STRING_FILTERS}
         flt = DeviceFilter(
@@ -251,11 +260,18 @@ class RestApi:
             start_time=_time_param(request, "start_time"),
             end_time=_time_param(request, "end_time"),
         )
+        if (
+            flt.start_time is not None
+            and flt.end_time is not None
+            and flt.start_time > flt.end_time
+        ):
+            raise _bad("start_time must be earlier than end_time", ErrorCode.START_AFTER_END)
         # record ids are SQLite integers: any marker above them all means "from the newest"
         below = min(int(marker, 16), 2**63 - 1)
         records, count = self.store.query_devices(flt, below, offset, limit)
         page = Page(count, record_marker(records[-1].record_id) if records else None)
-        body_out = {"devices": [device_model(r).to_json() for r in records], "page": page.to_json()}
+        devices = [device_model(r, self.product_names.get(r.product_id)) for r in records]
+        body_out = {"devices": [d.to_json() for d in devices], "page": page.to_json()}
         return JSONResponse(body_out)
 
     async def show_device(self, request: Request, body: bytes) -> Response:
@@ -265,7 +281,10 @@ class RestApi:
         record = self.store.get_device(device_id)
         if record is None:
             raise IoTDAError(404, ErrorCode.DEVICE_NOT_FOUND, f"device {device_id} not found")
-        return JSONResponse(device_detail(record).to_json())
+        body_out = device_detail(record, self.product_names.get(record.product_id)).to_json()
+        # ShowDeviceResponse's other fields: no software modules or extensions reported here
+        body_out.update(modules=[], extension_info={})
+        return JSONResponse(body_out)
 
     async def create_tunnel(self, request: Request, body: bytes) -> Response:
         payload = self._json(body)
@@ -301,12 +320,25 @@ class RestApi:
         g = self._guard
         return [
             Route("/openapi.json", serve_openapi, methods=["GET"]),
-            Route("/v3/auth/tokens", g(self.issue_token, authed=False), methods=["POST"]),
-            Route(f"{base}/devices", g(self.list_devices), methods=["GET"]),
-            Route(f"{base}/devices/{{device_id}}", g(self.show_device), methods=["GET"]),
-            Route(f"{base}/tunnels", g(self.create_tunnel), methods=["POST"]),
-            Route(f"{base}/tunnels", g(self.list_tunnels), methods=["GET"]),
-            Route(f"{base}/tunnels/{{tunnel_id}}", g(self.show_tunnel), methods=["GET"]),
-            Route(f"{base}/tunnels/{{tunnel_id}}", g(self.close_tunnel), methods=["PUT"]),
-            Route(f"{base}/tunnels/{{tunnel_id}}", g(self.delete_tunnel), methods=["DELETE"]),
+            _route("/v3/auth/tokens", POST=g(self.issue_token, authed=False)),
+            _route(f"{base}/devices", GET=g(self.list_devices)),
+            _route(f"{base}/devices/{{device_id}}", GET=g(self.show_device)),
+            _route(f"{base}/tunnels", POST=g(self.create_tunnel), GET=g(self.list_tunnels)),
+            _route(
+                f"{base}/tunnels/{{tunnel_id}}",
+                GET=g(self.show_tunnel),
+                PUT=g(self.close_tunnel),
+                DELETE=g(self.delete_tunnel),
+            ),
         ]
+
+
+def _route(path: str, **handlers: Handler) -> Route:
+    """One route per path, so a 405 names every method the path takes in `Allow`."""
+    if "GET" in handlers:
+        handlers["HEAD"] = handlers["GET"]
+
+    async def by_method(request: Request) -> Response:
+        return await handlers[request.method](request)
+
+    return Route(path, by_method, methods=list(handlers))

@@ -29,10 +29,13 @@ from tui.iotda.paths import DEVICE_SIDE, SOURCE_SIDE, tunnel_ws_path
 from tui.iotda.redact import quiet_logger
 from tui.platform.auth import RestAuth
 from tui.platform.config import PlatformConfig
+from tui.platform.http_deadline import with_header_timeout
 from tui.platform.mqtt import DeviceGateway
 from tui.platform.openapi import openapi_document
+from tui.platform.ratelimit import SourceBuckets
 from tui.platform.relay import relay_routes
 from tui.platform.rest import RequestIdMiddleware, RestApi, http_exception_handler
+from tui.platform.selfsigned import make_self_signed
 from tui.platform.store import Store
 from tui.platform.tunnels import TunnelService
 
@@ -72,9 +75,13 @@ class Endpoints:
     rest: str  # http(s)://host:port, also the IAM endpoint
     mqtt: str  # mqtt(s)://host:port
     ws: str  # ws(s)://host:port, base of the tunnel URIs
+    ca: str | None = None  # the CA certificate to trust, with --tls-self-signed
 
     def ready_line(self) -> str:
-        return json.dumps({"event": "ready", "rest": self.rest, "mqtt": self.mqtt, "ws": self.ws})
+        line = {"event": "ready", "rest": self.rest, "mqtt": self.mqtt, "ws": self.ws}
+        if self.ca:
+            line["ca"] = self.ca
+        return json.dumps(line)
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -92,7 +99,7 @@ class _EmbeddedServer(uvicorn.Server):
         self.ready.set()
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, receive_buffer: int | None = None) -> socket.socket:
     if not 0 <= port <= 65535:
         raise ValueError(f"port {port} is not in 0-65535")
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when the proto
@@ -101,6 +108,8 @@ def _listen(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if receive_buffer:  # inherited by accepted sockets: a peer's pings wait behind little
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         sock.bind((host, port))
         sock.listen(512)
         sock.setblocking(False)
@@ -110,10 +119,24 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+
+
+def advertised_host(bind_host: str, advertise_host: str | None = None) -> str:
+    """The host name put in URIs, the ready line and tunnel_notify: what devices dial.
+
+    Given, it is used as is; else the bind address, unless that is every interface, which
+    nobody can dial: then this machine's name.
+    """
+    if advertise_host:
+        return advertise_host
+    if bind_host in ALL_INTERFACES:
+        return socket.gethostname()
+    return bind_host
+
+
 def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 class Platform:
@@ -185,8 +208,15 @@ class Platform:
     async def start(self) -> Endpoints:
         cfg = self.config
         quiet_wire_logs()
+        advertised = advertised_host(cfg.host, cfg.advertise_host)
+        ca = None
+        if cfg.tls_self_signed:
+            bound = [] if cfg.host in ALL_INTERFACES else [cfg.host]
+            files = make_self_signed(cfg.tls_self_signed, [advertised, *bound])
+            cfg.tls_cert, cfg.tls_key, ca = str(files.cert), str(files.key), str(files.ca_cert)
+            log.info("self-signed TLS: devices and clients trust %s", ca)
         tls = bool(cfg.tls_cert and cfg.tls_key)
-        host = _url_host(cfg.host)
+        host = _url_host(advertised)
         now = time.time()
         self.store = Store(cfg.state_path)
         socks: list[socket.socket] = []
@@ -194,8 +224,9 @@ class Platform:
             self.store.add_listener(self._wake_waiters)
             self.store.seed_devices(cfg.seed.devices, now)
             self.store.reset_live_state(now)
-            socks.append(_listen(cfg.host, cfg.rest_port))
-            socks.append(_listen(cfg.host, cfg.ws_port))
+            buffer = cfg.link_limits.socket_buffer
+            socks.append(_listen(cfg.host, cfg.rest_port, buffer))
+            socks.append(_listen(cfg.host, cfg.ws_port, buffer))
             rest_sock, ws_sock = socks
             ws_base = f"{'wss' if tls else 'ws'}://{host}:{ws_sock.getsockname()[1]}"
             rest_base = f"{'https' if tls else 'http'}://{host}:{rest_sock.getsockname()[1]}"
@@ -207,20 +238,32 @@ class Platform:
                 device_uri=lambda tid: ws_base + tunnel_ws_path(tid, DEVICE_SIDE),
                 notify=self._notify,
                 relay_mode=cfg.relay_mode,
+                limits=cfg.link_limits,
             )
             mqtt_url = await self._start_gateway(host, tls)
             self.tunnels.start()
             auth = RestAuth(cfg.seed, self.store, token_ttl=cfg.iam_token_ttl)
-            api = RestApi(cfg.seed.project_id, self.store, auth, self.tunnels)
+            names = {d.product_id: d.product_name for d in cfg.seed.devices if d.product_name}
+            api = RestApi(
+                cfg.seed.project_id,
+                self.store,
+                auth,
+                self.tunnels,
+                product_names=names,
+                requests=SourceBuckets(cfg.rest_rate),
+                auth_failures=SourceBuckets(cfg.auth_failure_rate),
+                body_timeout=cfg.request_timeout,
+            )
             handlers = {HTTPException: http_exception_handler}
             routes = api.routes(openapi_document(cfg.seed.project_id))
             # one ASGI app on both ports, as the real cloud has an API host and a tunnel host
-            app = RequestIdMiddleware(
-                Starlette(
-                    routes=[*routes, *relay_routes(self.tunnels)],
-                    exception_handlers=handlers,  # type: ignore[arg-type]
-                )
+            starlette = Starlette(
+                routes=[*routes, *relay_routes(self.tunnels)],
+                exception_handlers=handlers,  # type: ignore[arg-type]
             )
+            # "/devices/" is not "/devices": a 404, not a redirect built from the Host header
+            starlette.router.redirect_slashes = False
+            app = RequestIdMiddleware(starlette)
             await self._serve(app, rest_sock)
             await self._serve(app, ws_sock)
         except BaseException:
@@ -228,7 +271,7 @@ class Platform:
                 sock.close()
             await self.stop()
             raise
-        self.endpoints = Endpoints(rest_base, mqtt_url, ws_base)
+        self.endpoints = Endpoints(rest_base, mqtt_url, ws_base, ca)
         log.info("platform ready: %s", self.endpoints)
         return self.endpoints
 
@@ -237,7 +280,12 @@ class Platform:
         if tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.config.tls_cert, self.config.tls_key)  # type: ignore[arg-type]
-        self._gateway = DeviceGateway(self.secret_for, self.set_device_online)
+        self._gateway = DeviceGateway(
+            self.secret_for,
+            self.set_device_online,
+            max_pending=self.config.mqtt_max_pending,
+            auth_failures=SourceBuckets(self.config.auth_failure_rate),
+        )
         port = await self._gateway.start(
             self.config.host, self.config.mqtt_port, ssl_context=context
         )
@@ -252,7 +300,10 @@ class Platform:
             access_log=False,
             ws_max_size=MAX_FRAME_BYTES,
             ws_per_message_deflate=False,  # PITFALLS: deflate costs ~8× throughput
+            ws_ping_interval=cfg.keepalive,
+            ws_ping_timeout=cfg.keepalive,
             timeout_graceful_shutdown=5,
+            http=with_header_timeout(cfg.request_timeout),
             ssl_certfile=cfg.tls_cert if cfg.tls_key else None,
             ssl_keyfile=cfg.tls_key if cfg.tls_cert else None,
         )

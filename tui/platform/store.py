@@ -210,9 +210,12 @@ class Store:
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
-        if flt.gateway_id is not None or flt.app_id is not None:
-            # every local device is a directly connected endpoint of the default app
-            where.append("0")
+        if flt.gateway_id is not None:
+            # every local device connects directly: a GATEWAY whose gateway_id is itself
+            where.append("device_id = ?")
+            args.append(flt.gateway_id)
+        if flt.app_id is not None:
+            where.append("0")  # every local device belongs to the default app
         if flt.start_time is not None:
             where.append("create_time >= ?")
             args.append(flt.start_time)
@@ -302,11 +305,20 @@ class Store:
 
     # --- IAM tokens ------------------------------------------------------------------------
 
-    def add_iam_token(self, token: str, user_name: str, expires_at: float) -> None:
+    def add_iam_token(self, token: str, user_name: str, expires_at: float, now: float) -> None:
+        """Store a token's hash; tokens expired by `now` go at the same time."""
+        self.prune_iam_tokens(now)
         self._db.execute(
             "INSERT OR REPLACE INTO iam_tokens VALUES (?, ?, ?)",
             (token_hash(token), user_name, expires_at),
         )
+
+    def prune_iam_tokens(self, now: float) -> int:
+        """Forget expired IAM tokens; returns how many."""
+        return self._db.execute("DELETE FROM iam_tokens WHERE expires_at <= ?", (now,)).rowcount
+
+    def count_iam_tokens(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM iam_tokens").fetchone()[0]
 
     def iam_token_valid(self, token: str, now: float) -> bool:
         row = self._db.execute(

@@ -11,11 +11,12 @@ import asyncio
 import hmac
 import logging
 import secrets
+import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from tui.iotda.errors import ErrorCode, IoTDAError
 from tui.iotda.frames import (
@@ -31,6 +32,7 @@ from tui.iotda.frames import (
 from tui.iotda.models import TENANT_TUNNEL_QUOTA, DeviceStatus, TunnelCreated, TunnelStatus
 from tui.iotda.mqtt import TunnelNotify
 from tui.platform.config import RELAY_DOCUMENTED, RELAY_IOTUNNEL
+from tui.platform.links import LinkLimits, TunnelLink
 from tui.platform.store import Store, TunnelRecord, token_hash, with_link, with_status
 
 log = logging.getLogger(__name__)
@@ -43,44 +45,27 @@ RENOTIFY_AFTER = 5.0
 Notifier = Callable[[str, TunnelNotify], Awaitable[bool]]
 
 
-class Link(Protocol):
-    """One side's WebSocket, as the relay needs it (Starlette's WebSocket fits)."""
-
-    async def send_text(self, data: str) -> None: ...
-
-    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
-
-
 @dataclass
 class LiveTunnel:
     """What exists only while the platform runs: links, the expiry timer, the device token."""
 
-    source: Link | None = None
-    device: Link | None = None
+    source: TunnelLink | None = None
+    device: TunnelLink | None = None
     device_token: str | None = None  # memory only; SQLite keeps its hash
     timer: asyncio.TimerHandle | None = None
     notified_at: float | None = None  # time.monotonic() of the last tunnel_notify
 
 
-async def send_quietly(link: Link | None, text: str) -> bool:
-    """Send on a link that may be closing; a failed send is the peer's problem, not ours."""
-    if link is None:
-        return False
-    try:
-        await link.send_text(text)
-        return True
-    except Exception:  # a closing socket raises several types depending on the timing
-        log.debug("send on a closing tunnel link dropped", exc_info=True)
-        return False
+def post(link: TunnelLink | None, text: str) -> bool:
+    """Queue a platform frame on a link that may be gone; never waits."""
+    return link is not None and link.post(text)
 
 
-async def close_quietly(link: Link | None, code: int) -> None:
-    if link is None:
-        return
-    try:
-        await link.close(code)
-    except Exception:
-        log.debug("close of a closed tunnel link ignored", exc_info=True)
+async def close_links(*links: TunnelLink | None, code: int) -> None:
+    """Close links at once, each bounded by its close deadline: none waits on another."""
+    closing = [link.close(code) for link in links if link is not None]
+    if closing:
+        await asyncio.gather(*closing)
 
 
 class TunnelService:
@@ -95,9 +80,11 @@ class TunnelService:
         notify: Notifier | None = None,
         clock: Callable[[], float] = time.time,
         relay_mode: str = RELAY_IOTUNNEL,
+        limits: LinkLimits | None = None,
     ) -> None:
         self.store = store
         self.relay_mode = relay_mode
+        self.limits = limits or LinkLimits()
         self.token_ttl = token_ttl
         self.edition = edition
         self._source_uri = source_uri
@@ -122,16 +109,18 @@ class TunnelService:
                 self._arm(tunnel)
 
     async def stop(self) -> None:
-        """Close every live link with 1001 (going away) and cancel the timers."""
+        """Close every live link with 1001 (going away), all at once, and cancel the timers."""
+        closing: list[TunnelLink] = []
         for tunnel_id, live in list(self._live.items()):
             if live.timer:
                 live.timer.cancel()
             for side in (SOURCE, DEVICE):
                 link = self._take(live, side)
                 if link is not None:
-                    await close_quietly(link, CloseCode.GOING_AWAY)
+                    closing.append(link)
                     self._mark_link(tunnel_id, side, connected=False)
         self._live.clear()
+        await close_links(*closing, code=CloseCode.GOING_AWAY)
         for task in list(self._tasks):
             task.cancel()
 
@@ -244,7 +233,10 @@ class TunnelService:
         if tunnel is None:
             return
         log.info("tunnel %s: token expired", tunnel_id)
-        self.store.save_tunnel(with_status(tunnel, TunnelStatus.CLOSED, self._clock()))
+        try:
+            self.store.save_tunnel(with_status(tunnel, TunnelStatus.CLOSED, self._clock()))
+        except sqlite3.Error as exc:  # the links end anyway; a restart closes it (start())
+            log.error("tunnel %s: cannot record its expiry: %s", tunnel_id, exc)
         await self._end_links(
             tunnel_id, DisconnectCode.TOKEN_EXPIRED, "tunnel access token expired"
         )
@@ -256,12 +248,11 @@ class TunnelService:
             return
         source, device = self._take(live, SOURCE), self._take(live, DEVICE)
         if source is not None:
-            await send_quietly(source, disconnect_frame(code, msg, new_request_id()).encode())
-            await close_quietly(source, CloseCode.NORMAL)
+            post(source, disconnect_frame(code, msg, new_request_id()).encode())
             self._mark_link(tunnel_id, SOURCE, connected=False)
         if device is not None:
-            await close_quietly(device, CloseCode.NORMAL)
             self._mark_link(tunnel_id, DEVICE, connected=False)
+        await close_links(source, device, code=CloseCode.NORMAL)
 
     async def _notify_device(self, tunnel: TunnelRecord, device_token: str) -> None:
         if self.notify is None:
@@ -294,14 +285,14 @@ class TunnelService:
             raise IoTDAError(401, ErrorCode.TUNNEL_TOKEN_EXPIRED, "tunnel access token expired")
         return tunnel
 
-    def peer(self, tunnel_id: str, side: str) -> Link | None:
+    def peer(self, tunnel_id: str, side: str) -> TunnelLink | None:
         live = self._live.get(tunnel_id)
         if live is None:
             return None
         return live.device if side == SOURCE else live.source
 
     @staticmethod
-    def _take(live: LiveTunnel, side: str) -> Link | None:
+    def _take(live: LiveTunnel, side: str) -> TunnelLink | None:
         link = live.source if side == SOURCE else live.device
         if side == SOURCE:
             live.source = None
@@ -313,10 +304,18 @@ class TunnelService:
         tunnel = self.store.get_tunnel(tunnel_id)
         if tunnel is not None:
             tunnel = with_link(tunnel, side, connected, self._clock())
-            self.store.save_tunnel(tunnel)
+            try:
+                self.store.save_tunnel(tunnel)
+            except sqlite3.Error as exc:  # a full disk: the link itself goes on
+                log.error("tunnel %s: cannot record the %s side's state: %s", tunnel_id, side, exc)
         return tunnel
 
-    async def attach(self, tunnel_id: str, side: str, link: Link) -> None:
+    def links(self, tunnel_id: str) -> tuple[TunnelLink | None, TunnelLink | None]:
+        """(source, device) links of a tunnel, for tests and diagnostics."""
+        live = self._live.get(tunnel_id)
+        return (None, None) if live is None else (live.source, live.device)
+
+    async def attach(self, tunnel_id: str, side: str, link: TunnelLink) -> None:
         """A side connected: replace an older link (4000), re-open, announce connect_tunnel."""
         live = self._live_of(tunnel_id)
         old = self._take(live, side)
@@ -329,8 +328,9 @@ class TunnelService:
                 frame = disconnect_frame(
                     DisconnectCode.REPLACED, "replaced by a newer connection", new_request_id()
                 )
-                await send_quietly(old, frame.encode())
-            await close_quietly(old, CloseCode.REPLACED)
+                post(old, frame.encode())
+            # in the background: a stuck old link must not hold up its replacement
+            self._spawn(old.close(CloseCode.REPLACED))
         tunnel = self._mark_link(tunnel_id, side, connected=True)
         if tunnel is None:
             return
@@ -348,7 +348,7 @@ class TunnelService:
         late_app = side == SOURCE and self.relay_mode == RELAY_DOCUMENTED
         if live.source is not None and live.device is not None and not late_app:
             connect = TunnelFrame(Op.CONNECT_TUNNEL, new_request_id()).encode()
-            await send_quietly(live.source, connect)
+            post(live.source, connect)
 
     def _notified_lately(self, live: LiveTunnel) -> bool:
         return (
@@ -374,7 +374,7 @@ class TunnelService:
             self.store.save_tunnel(replace(tunnel, device_token_hash=token_hash(live.device_token)))
         return live.device_token
 
-    async def detach(self, tunnel_id: str, side: str, link: Link) -> None:
+    async def detach(self, tunnel_id: str, side: str, link: TunnelLink) -> None:
         """A side's socket ended; if it was still the current link, tell the peer (410)."""
         live = self._live.get(tunnel_id)
         current = None if live is None else (live.source if side == SOURCE else live.device)
@@ -386,6 +386,4 @@ class TunnelService:
         if side == SOURCE and self.relay_mode == RELAY_DOCUMENTED:
             return  # Huawei documents disconnect as platform → app only
         gone = "source side disconnected" if side == SOURCE else "device side disconnected"
-        await send_quietly(
-            peer, disconnect_frame(DisconnectCode.PEER_GONE, gone, new_request_id()).encode()
-        )
+        post(peer, disconnect_frame(DisconnectCode.PEER_GONE, gone, new_request_id()).encode())

@@ -14,7 +14,6 @@ import hmac
 import logging
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from tui.iotda.errors import ProtocolError
@@ -37,7 +36,6 @@ from tui.platform.mqtt.codec import (
     Connect,
     Empty,
     MalformedPacket,
-    Packet,
     PacketIdOnly,
     PacketType,
     Publish,
@@ -47,7 +45,12 @@ from tui.platform.mqtt.codec import (
     encode,
     read_packet,
 )
-from tui.platform.mqtt.topics import implicit_filter, in_namespace, is_valid_filter, matches
+from tui.platform.mqtt.connection import DeviceConnection as _Connection
+from tui.platform.mqtt.connection import Violation as _Violation
+from tui.platform.mqtt.connection import source_of as _source
+from tui.platform.mqtt.connection import who as _who
+from tui.platform.mqtt.topics import implicit_filter, in_namespace, is_valid_filter
+from tui.platform.ratelimit import AUTH_FAILURES, SourceBuckets
 
 log = logging.getLogger(__name__)
 
@@ -57,41 +60,10 @@ UplinkCallback = Callable[[str, str, bytes], None]
 
 _CLOSE_TIMEOUT = 5.0
 MAX_FILTERS = 100  # subscriptions per connection: a device cannot grow the gateway's memory
-
-
-class _Violation(Exception):
-    """A device broke a gateway rule; its connection is closed."""
-
-
-@dataclass(eq=False)
-class _Connection:
-    device_id: str
-    writer: asyncio.StreamWriter
-    keepalive: int
-    subscriptions: dict[str, int] = field(default_factory=dict)  # filter -> granted QoS
-    acks: dict[int, asyncio.Future[bool]] = field(default_factory=dict)
-    last_packet_id: int = 0
-
-    def send(self, packet: Packet) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(encode(packet))
-
-    def granted_qos(self, topic: str) -> int | None:
-        """The highest QoS of the filters matching `topic`, None when nothing matches."""
-        granted = [qos for flt, qos in self.subscriptions.items() if matches(flt, topic)]
-        return max(granted) if granted else None
-
-    def next_packet_id(self) -> int:
-        for _ in range(65535):
-            self.last_packet_id = self.last_packet_id % 65535 + 1
-            if self.last_packet_id not in self.acks:
-                return self.last_packet_id
-        raise RuntimeError("no free packet id")  # 65535 unacknowledged publishes
-
-    def fail_pending(self) -> None:
-        for future in self.acks.values():
-            if not future.done():
-                future.set_result(False)
+# before authentication a client gets little: a CONNECT is an id, a name and a password
+MAX_CONNECT_BYTES = 4096
+MAX_PENDING = 256  # connections not yet authenticated; more are dropped at once
+_READ_LIMIT = 16 * 1024  # stream buffer per connection (packets are read exactly anyway)
 
 
 class DeviceGateway:
@@ -99,6 +71,9 @@ class DeviceGateway:
 
     `keepalive_scale` multiplies the 1.5 × keepalive grace: tests shrink it instead of
     waiting 45 s. `connect_timeout` bounds the wait for CONNECT (and for TLS handshakes).
+    An unauthenticated client may hold `max_pending` connections at most, send a CONNECT
+    of `MAX_CONNECT_BYTES` at most, and fail its login as often as `auth_failures` lets
+    its address (then every CONNECT from there is refused with 0x03 for a while).
     """
 
     def __init__(
@@ -109,9 +84,11 @@ class DeviceGateway:
         *,
         clock: Callable[[], datetime] | None = None,
         keepalive_scale: float = 1.0,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
         puback_timeout: float = 10.0,
         max_packet_bytes: int = MAX_PACKET_BYTES,
+        max_pending: int = MAX_PENDING,
+        auth_failures: SourceBuckets | None = None,
     ) -> None:
         self._secret_for = secret_for
         self._on_status = on_status
@@ -121,6 +98,9 @@ class DeviceGateway:
         self._connect_timeout = connect_timeout
         self._puback_timeout = puback_timeout
         self._max_packet_bytes = max_packet_bytes
+        self._max_pending = max_pending
+        self._pending = 0
+        self._auth_failures = auth_failures or SourceBuckets(AUTH_FAILURES)
         self._server: asyncio.Server | None = None
         self._connections: dict[str, _Connection] = {}
         self._status_times: dict[str, datetime] = {}
@@ -139,6 +119,7 @@ class DeviceGateway:
             port,
             ssl=ssl_context,
             ssl_handshake_timeout=self._connect_timeout if ssl_context else None,
+            limit=_READ_LIMIT,
         )
         bound = self._server.sockets[0].getsockname()[1]
         log.info("MQTT gateway on %s:%d%s", host, bound, " (TLS)" if ssl_context else "")
@@ -217,11 +198,21 @@ class DeviceGateway:
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
-        self._writers.add(writer)
         peer = writer.get_extra_info("peername")
+        if self._pending >= self._max_pending:
+            log.warning("MQTT connection %s dropped: %d logins pending", peer, self._pending)
+            writer.transport.abort()
+            if task is not None:
+                self._handlers.discard(task)
+            return
+        self._writers.add(writer)
         conn: _Connection | None = None
         try:
-            conn = await self._handshake(reader, writer)
+            self._pending += 1
+            try:
+                conn = await self._handshake(reader, writer, _source(peer))
+            finally:
+                self._pending -= 1
             if conn is not None:
                 await self._packet_loop(conn, reader)
         except (MalformedPacket, _Violation) as exc:
@@ -249,20 +240,29 @@ class DeviceGateway:
             writer.transport.abort()
 
     async def _handshake(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str
     ) -> _Connection | None:
         async with asyncio.timeout(self._connect_timeout):
-            packet = await read_packet(reader, self._max_packet_bytes)
+            packet = await read_packet(reader, min(MAX_CONNECT_BYTES, self._max_packet_bytes))
         if not isinstance(packet, Connect):
             raise _Violation("first packet is not CONNECT")
-        code = self._authenticate(packet)
+        if not self._auth_failures.allows(source):
+            code = ConnackCode.SERVER_UNAVAILABLE  # guessing from there: nothing is checked
+        else:
+            code = self._authenticate(packet)
+            if code in (ConnackCode.BAD_CREDENTIALS, ConnackCode.IDENTIFIER_REJECTED):
+                self._auth_failures.take(source)
+        if code is ConnackCode.ACCEPTED:
+            device_id = parse_client_id(packet.client_id).device_id
+            # a device whose ONLINE cannot be recorded is refused: the state must not lie
+            if not self._set_status(device_id, True):
+                code = ConnackCode.SERVER_UNAVAILABLE
         if code is not ConnackCode.ACCEPTED:
             log.info("refused MQTT client %r: CONNACK %s", packet.client_id, code.name)
             writer.write(encode(ConnAck(code)))
             async with asyncio.timeout(_CLOSE_TIMEOUT):
                 await writer.drain()
             return None
-        device_id = parse_client_id(packet.client_id).device_id
         conn = _Connection(device_id, writer, packet.keepalive)
         conn.subscriptions[implicit_filter(device_id)] = 0
         # Only now, authenticated, may the new connection touch the live one.
@@ -272,7 +272,6 @@ class DeviceGateway:
             log.info("device %s reconnected: closing its older connection", device_id)
             old.fail_pending()
             old.writer.transport.abort()
-        self._set_status(device_id, True)
         # No await from registration to return: _serve must own `conn` to unregister it.
         conn.send(ConnAck(ConnackCode.ACCEPTED))
         return conn
@@ -380,14 +379,14 @@ class DeviceGateway:
             del self._connections[conn.device_id]
             self._set_status(conn.device_id, False)
 
-    def _set_status(self, device_id: str, online: bool) -> None:
-        self._status_times[device_id] = self._clock()
-        log.info("device %s %s", device_id, "ONLINE" if online else "OFFLINE")
+    def _set_status(self, device_id: str, online: bool) -> bool:
+        """Tell the platform; False when it could not record the change."""
         try:
             self._on_status(device_id, online)
-        except Exception:
-            log.exception("status handler failed for %s", device_id)
-
-
-def _who(conn: _Connection | None) -> str:
-    return conn.device_id if conn is not None else "not connected"
+        except Exception as exc:  # e.g. the platform's disk is full
+            log.error("cannot record %s %s: %s", device_id, "ONLINE" if online else "OFFLINE", exc)
+            log.debug("status handler failure", exc_info=True)
+            return False
+        self._status_times[device_id] = self._clock()
+        log.info("device %s %s", device_id, "ONLINE" if online else "OFFLINE")
+        return True
