@@ -45,6 +45,9 @@ DEFAULT_COLS, DEFAULT_ROWS = 128, 30
 # the platform refuses frames over 10 KB; accept bigger ones here so that one bad frame is
 # dropped by decode_frame instead of closing the whole tunnel with 1009
 MAX_MESSAGE = 1 << 20
+# output may run this far ahead of the relay before the shell is slowed down: the agent
+# and the platform then work in parallel instead of in step (websockets' default: 32 KiB)
+WRITE_LIMIT = 256 * 1024
 _GIVE_UP_STATUS = frozenset({400, 401, 403, 404})
 
 
@@ -151,6 +154,7 @@ class DeviceTunnel(ShellService):
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_interval,
                 max_size=MAX_MESSAGE,
+                write_limit=WRITE_LIMIT,
                 open_timeout=15,
                 close_timeout=5,
                 logger=_WS_LOG,
