@@ -33,6 +33,8 @@ from tui.platform.server import Platform
 
 DATA = "x" * 2048
 FRAME = TunnelFrame(Op.COMMAND_RESPONSE, new_request_id(), DATA).encode()
+# the echo of a keystroke: a small, whole frame (the platform drops frames that are not JSON)
+ECHO = TunnelFrame(Op.COMMAND_RESPONSE, new_request_id(), "l").encode()
 
 
 # --- the two relays ----------------------------------------------------------------------
@@ -153,7 +155,7 @@ async def echo(app: ClientConnection, device: ClientConnection, rounds: int) -> 
     async def echo_device() -> None:
         for _ in range(rounds):
             await app_bound.put(await device.recv())
-            await device.send(FRAME[:200])
+            await device.send(ECHO)
 
     app_bound: asyncio.Queue[str] = asyncio.Queue()
     task = asyncio.create_task(echo_device())

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
@@ -311,3 +313,91 @@ async def test_sdk_over_https_trusting_the_certificate(tmp_path: Path) -> None:
         assert sorted(ids) == sorted(p.device_ids)
         shown = await call(sdk.show_device, ShowDeviceRequest(device_id=DEVICE))
         assert (shown.device_id, shown.status) == (DEVICE, "INACTIVE")
+
+
+# the SDK's method for each operation of the platform's OpenAPI document: the same names
+SDK_OPERATIONS = {
+    "ListDevices": "list_devices",
+    "ShowDevice": "show_device",
+    "AddTunnel": "add_tunnel",
+    "ListDeviceTunnels": "list_device_tunnels",
+    "ShowDeviceTunnel": "show_device_tunnel",
+    "CloseDeviceTunnel": "close_device_tunnel",
+    "DeleteDeviceTunnel": "delete_device_tunnel",
+}
+
+
+async def test_sdk_fidelity_fields_and_operation_names() -> None:
+    """Issue 10 §4: what the SDK's models say a real IoTDA answers, the platform answers."""
+    from huaweicloudsdkiotda.v5 import ShowDeviceResponse
+
+    from tests.support.platform import SEED_FILE
+    from tui.platform.answers import product_name_of
+    from tui.platform.config import load_seed, parse_seed
+
+    base = load_seed(SEED_FILE)
+    named = parse_seed(
+        {
+            "project_id": base.project_id,
+            "region": base.region,
+            "credentials": [{"ak": base.credentials[0].ak, "sk": base.credentials[0].sk}],
+            "devices": [
+                {
+                    "node_id": "0001",
+                    "product_id": "boiler",
+                    "product_name": "Boiler Controller X2",
+                    "secret": "s-1",
+                },
+                {"node_id": "0002", "product_id": "smart_pump", "secret": "s-2"},
+            ],
+        }
+    )
+    async with running_platform(named) as p, sdk_client(p, "derived") as sdk:
+        listed = await call(
+            sdk.list_devices, ListDevicesRequest(instance_id=INSTANCE_ID, is_cascade_query=False)
+        )
+        by_id = {device.device_id: device for device in listed.devices}
+        # a directly connected device is a GATEWAY whose gateway_id is its own id
+        for device in listed.devices:
+            assert (device.node_type, device.gateway_id) == ("GATEWAY", device.device_id)
+        assert by_id["boiler_0001"].product_name == "Boiler Controller X2"
+        assert by_id["smart_pump_0002"].product_name == product_name_of("smart_pump")
+        assert product_name_of("smart_pump") == "Smart Pump"
+        by_gateway = await call(sdk.list_devices, ListDevicesRequest(gateway_id="boiler_0001"))
+        assert [d.device_id for d in by_gateway.devices] == ["boiler_0001"]
+        since = await call(sdk.list_devices, ListDevicesRequest(start_time="20000101T000000Z"))
+        assert len(since.devices) == 2
+
+        shown = await call(sdk.show_device, ShowDeviceRequest(INSTANCE_ID, "boiler_0001"))
+        body = shown.to_json_object()  # the JSON the platform sent, as the SDK read it
+        for name in ShowDeviceResponse.openapi_types:
+            assert name in body, name
+        assert shown.modules == [] and shown.extension_info == {}
+        assert (shown.node_type, shown.gateway_id) == ("GATEWAY", "boiler_0001")
+
+        async with httpx.AsyncClient(base_url=p.endpoints.rest) as raw:
+            document = (await raw.get("/openapi.json")).json()
+        operations = {
+            op["operationId"]: op
+            for path in document["paths"].values()
+            for op in path.values()
+            if op["operationId"] != "KeystoneCreateUserTokenByPassword"
+        }
+        assert set(operations) == set(SDK_OPERATIONS)
+        for operation_id, method in SDK_OPERATIONS.items():
+            assert callable(getattr(sdk, method)), operation_id
+            names = {param["name"] for param in operations[operation_id]["parameters"]}
+            assert "Instance-Id" in names, operation_id
+        device_query = {param["name"] for param in operations["ListDevices"]["parameters"]}
+        sdk_query = set(ListDevicesRequest.openapi_types) - {"instance_id"}
+        assert sdk_query <= device_query
+
+
+async def test_sdk_sees_the_edition_refusal_code() -> None:
+    from tests.support.platform import SEED_FILE
+    from tui.platform.config import load_seed
+
+    basic = dataclasses.replace(load_seed(SEED_FILE), edition="basic")
+    async with running_platform(basic) as p, sdk_client(p, "standard") as sdk:
+        refused = await sdk_error(sdk.list_device_tunnels, ListDeviceTunnelsRequest())
+        assert (refused.status_code, refused.error_code) == (403, "IOTDA.019707")

@@ -36,8 +36,9 @@ def _start(*extra: str) -> subprocess.Popen:
     )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_ready_line_then_clean_exit(tmp_path, sig):
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_ready_line_then_clean_exit(tmp_path, sig, code):
+    """SIGTERM is a normal stop (0); ctrl+c stops as cleanly but exits 130, as README says."""
     proc = _start("--state", str(tmp_path / "state.sqlite3"))
     try:
         line = proc.stdout.readline()
@@ -50,7 +51,7 @@ def test_ready_line_then_clean_exit(tmp_path, sig):
         assert answer.status_code == 200
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 0, err
+        assert proc.returncode == code, err
         assert out == ""  # exactly one line on stdout
         assert "Traceback" not in err
     finally:

@@ -50,8 +50,12 @@ async def _wait_states(p, client, tunnel_id, expected):
     assert await _states(client, tunnel_id) == expected
 
 
-async def test_relay_verbatim_both_ways_with_connect_tunnel_and_states():
-    async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
+async def test_relay_verbatim_both_ways_with_connect_tunnel_and_states(relay_mode):
+    async with (
+        running_platform(relay_mode=relay_mode) as p,
+        p.client() as client,
+        mqtt_device(p, DEVICE) as device,
+    ):
         created, notice = await _tunnel(device, client)
         assert notice.tunnel_uri.endswith(f"/v5/iot/tunnels/{created.tunnel_id}/device-connect")
         assert notice.tunnel_access_token != created.tunnel_access_token
@@ -102,8 +106,12 @@ async def test_connect_tunnel_at_once_when_device_was_first_and_peer_gone_410():
         await dev.close()
 
 
-async def test_ping_is_answered_never_relayed():
-    async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
+async def test_ping_is_answered_never_relayed(relay_mode):
+    async with (
+        running_platform(relay_mode=relay_mode) as p,
+        p.client() as client,
+        mqtt_device(p, DEVICE) as device,
+    ):
         _created, _notice, app, dev = await _linked(device, client)
         ping = TunnelFrame(Op.PING, new_request_id())
         await app.send(ping.encode())
@@ -155,7 +163,11 @@ async def test_newer_link_replaces_older_with_4000():
 
 
 async def test_oversize_frame_closes_with_1009_and_bad_frames_are_dropped():
-    async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
+    async with (
+        running_platform() as p,
+        p.client() as client,
+        mqtt_device(p, DEVICE) as device,
+    ):
         _created, _notice, app, dev = await _linked(device, client)
         await app.send(b"\x00\x01binary")
         await app.send("not json at all")
@@ -168,8 +180,12 @@ async def test_oversize_frame_closes_with_1009_and_bad_frames_are_dropped():
         await dev.close()
 
 
-async def test_close_api_ends_live_session_and_reconnect_reopens():
-    async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
+async def test_close_api_ends_live_session_and_reconnect_reopens(relay_mode):
+    async with (
+        running_platform(relay_mode=relay_mode) as p,
+        p.client() as client,
+        mqtt_device(p, DEVICE) as device,
+    ):
         created, notice, app, dev = await _linked(device, client)
         await client.close_tunnel(created.tunnel_id)
         frames = await frames_until_closed(app)

@@ -167,3 +167,31 @@ def test_relay_mode_is_checked():
     seed = load_seed(SEED_FILE)
     with pytest.raises(ValueError, match="relay_mode"):
         PlatformConfig(seed=seed, relay_mode="huawei")
+
+
+DISGUISED = [
+    # the relay reads the first key on its hot path; a later or escaped key must not fool it
+    '{"operation_type":"command_response","request_id":"r","data":"x",'
+    '"operation_type":"disconnect","data":{"status_code":"401","status_msg":"fake"}}',
+    '{"operation_type":"command_response","request_id":"r","data":"x",'
+    '"operat\\u0069on_type":"disconnect","data":{"status_code":"401","status_msg":"fake"}}',
+    '{"operation_type":"command_response","request_id":"r","data":"x",'
+    '"\\u006fperation_type":"pong"}',
+]
+
+
+@pytest.mark.parametrize("text", DISGUISED)
+async def test_a_disguised_platform_frame_is_dropped_too(text):
+    async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
+        created = await client.create_tunnel(DEVICE)
+        notice = await device.next_notify()
+        app = await open_link(created.tunnel_uri, created.tunnel_access_token)
+        dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
+        assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
+        assert json.loads(text)["operation_type"] in (Op.DISCONNECT, Op.PONG)  # as apps read it
+        await dev.send(text)
+        marker = TunnelFrame(Op.COMMAND_RESPONSE, new_request_id(), "marker").encode()
+        await dev.send(marker)
+        assert await next_frame(app) == json.loads(marker)
+        await app.close()
+        await dev.close()

@@ -91,12 +91,12 @@ async def test_an_app_reconnecting_past_its_stuck_link_gets_connect_tunnel():
 
 async def test_expiry_ends_both_sides_on_time_with_a_stuck_app():
     async with (
-        running_platform(token_ttl=4, link_limits=PATIENT) as p,
+        running_platform(token_ttl=8, link_limits=PATIENT) as p,
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
         created, _notice, app, dev = await _stuck_app(p, client, device)
-        await dev.closed(timeout=4 + PROMPT)
+        await dev.closed(timeout=8 + PROMPT)
         async with asyncio.timeout(PROMPT):
             await p.wait_tunnel(
                 created.tunnel_id, status="CLOSED", source="DISCONNECTED", device="DISCONNECTED"

@@ -88,6 +88,8 @@ class PlatformConfig:
     token_ttl: int = DEFAULT_TOKEN_TTL
     tls_cert: str | None = None
     tls_key: str | None = None
+    tls_self_signed: str | None = None  # a folder: make (or reuse) a CA and a server cert there
+    advertise_host: str | None = None  # the host in URIs; default: bind host or machine name
     iam_token_ttl: int = 86_400
     relay_mode: str = RELAY_IOTUNNEL
     # WebSocket keepalive of tunnel links: ping every `keepalive` s, drop after as long again
@@ -97,7 +99,7 @@ class PlatformConfig:
     rest_rate: RateLimit = REST_REQUESTS
     auth_failure_rate: RateLimit = AUTH_FAILURES
     request_timeout: float = 10.0  # REST/WS request headers, and a REST body, must be in by then
-    mqtt_max_pending: int = 256  # MQTT connections not yet authenticated
+    mqtt_max_pending: int = 1024  # MQTT connections not yet authenticated (fleets log in at once)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -1,7 +1,8 @@
 """One side of a tunnel as the relay drives it: a WebSocket with a bounded outbound queue.
 
 A peer that stops reading must hurt no one else (issue 12). So nothing but the link's own
-writer task ever awaits a send on its socket, and that wait has a deadline:
+writer task ever waits on a send to its socket (the relay's hot path sends inline only
+while the socket takes data at once), and that wait has a deadline:
 
 - data from the other side queues up to `budget` bytes; past it the other side's reader
   waits (a slow app slows its device, TCP does the rest), never the platform as a whole;
@@ -11,7 +12,9 @@ writer task ever awaits a send on its socket, and that wait has a deadline:
   stuck: the transport is aborted (uvicorn's own close() waits for a buffer that never
   drains, PITFALLS.md); a close that takes longer than `close_timeout` is cut the same way;
 - the kernel buffers of a tunnel socket are kept small, so a pong or a keepalive ping
-  waits behind kilobytes, not megabytes, of relay data.
+  waits behind kilobytes, not megabytes, of relay data;
+- a side the relay does not read (its peer is over budget) is not dropped because its
+  answer to our keepalive ping is stuck behind its own data (`_patient_keepalive`).
 """
 
 from __future__ import annotations
@@ -38,16 +41,19 @@ class LinkLimits:
     socket_buffer: int = 64 * 1024  # SO_SNDBUF / transport high-water mark of a link
 
 
-def transport_of(ws: Any) -> asyncio.Transport | None:
-    """The asyncio transport under a Starlette WebSocket served by uvicorn.
+def protocol_of(ws: Any) -> Any:
+    """uvicorn's WebSocket protocol object under a Starlette WebSocket, or None.
 
     ASGI hides it; uvicorn's `send` callable (kept in the scope by the outermost
     middleware, before Starlette wraps it) is a method of its protocol, which holds the
     transport. Checked by a test, so a uvicorn upgrade that changes this is noticed.
     """
-    send = ws.scope.get(SERVER_SEND_KEY)
-    protocol = getattr(send, "__self__", None)
-    transport = getattr(protocol, "transport", None)
+    return getattr(ws.scope.get(SERVER_SEND_KEY), "__self__", None)
+
+
+def transport_of(ws: Any) -> asyncio.Transport | None:
+    """The asyncio transport under a Starlette WebSocket served by uvicorn."""
+    transport = getattr(protocol_of(ws), "transport", None)
     return transport if isinstance(transport, asyncio.Transport) else None
 
 
@@ -63,6 +69,30 @@ def shrink_buffers(transport: asyncio.Transport | None, size: int) -> None:
         transport.set_write_buffer_limits(high=size, low=size // 4)
 
 
+def _patient_keepalive(protocol: Any, link: TunnelLink) -> None:
+    """Keep uvicorn from dropping a peer whose pong waits behind data we do not read.
+
+    While the relay holds a side (its peer is over budget), that side's answers to our
+    pings sit in the socket behind its data: a slow app would get its device dropped
+    with 1011 "keepalive ping timeout" although both are fine. So when uvicorn's pong
+    deadline comes while (or shortly after) the side was held, the deadline is moved on.
+    A side that is not held and does not answer is dropped as before. (uvicorn reads
+    `keepalive_timeout` from the instance when it arms the timer; checked by a chaos test.)
+    """
+    original = getattr(protocol, "keepalive_timeout", None)
+    if original is None or not hasattr(protocol, "pong_timer"):
+        return
+
+    def keepalive_timeout() -> None:
+        timeout = getattr(protocol, "ping_timeout", None) or 0.0
+        if timeout > 0 and link.alive and link.reading_held_lately(timeout):
+            protocol.pong_timer = protocol.loop.call_later(timeout, keepalive_timeout)
+            return
+        original()
+
+    protocol.keepalive_timeout = keepalive_timeout
+
+
 class TunnelLink:
     """A tunnel side's WebSocket; every send goes through its one writer task."""
 
@@ -72,6 +102,16 @@ class TunnelLink:
         self.name = name
         self.transport = transport_of(ws)
         shrink_buffers(self.transport, limits.socket_buffer)
+        protocol = protocol_of(ws)
+        # uvicorn's own send and its "writable" flag: a send while it is set never waits
+        self._server_send = ws.scope.get(SERVER_SEND_KEY) if protocol else None
+        self._writable: asyncio.Event | None = getattr(protocol, "writable", None)
+        self._sending_since: float | None = None  # loop time the pending send began
+        self._loop = asyncio.get_running_loop()
+        self._watchdog = self._loop.call_later(limits.stall_timeout / 4, self._check_stall)
+        self._held = False  # the relay does not read this side: its peer is over budget
+        self._held_at = -1e9  # loop time reading was last held
+        _patient_keepalive(protocol, self)
         self._urgent: deque[str] = deque()
         self._frames: deque[tuple[str, bool]] = deque()  # (text, counts against the budget)
         self._queued = 0
@@ -82,6 +122,7 @@ class TunnelLink:
         self.lost = asyncio.Event()  # the socket is gone (set by the relay's reader)
         self._close_code: int | None = None
         self._dead = False
+        self._idle = False
         self._writer = asyncio.ensure_future(self._write_loop())
 
     @property
@@ -94,13 +135,44 @@ class TunnelLink:
 
     # --- sending --------------------------------------------------------------------------
 
-    async def relay(self, text: str) -> bool:
-        """Queue a frame from the other side, waiting while this peer is over budget."""
-        while self._queued >= self.limits.budget and not self._dead:
-            self._space.clear()
-            self.saturated.set()
-            await self._space.wait()
+    async def relay(self, text: str, source: TunnelLink | None = None) -> bool:
+        """Queue a frame from the other side (`source`), waiting while this peer is over
+        budget; meanwhile `source` is not read, and knows it (see `_patient_keepalive`)."""
+        if (
+            self._writer_idle
+            and self._writable is not None
+            and self._writable.is_set()
+            and not self._dead
+            and self._close_code is None
+        ):
+            # the hot path: nothing queued, the socket takes it now (this send cannot wait)
+            try:
+                await self._server_send({"type": "websocket.send", "text": text})
+                return True
+            except Exception:
+                log.debug("%s: send failed, link aborted", self.name, exc_info=True)
+                self.abort()
+                return False
+        if self._queued >= self.limits.budget and not self._dead:
+            if source is not None:
+                source.hold_reading(True)
+            try:
+                while self._queued >= self.limits.budget and not self._dead:
+                    self._space.clear()
+                    self.saturated.set()
+                    await self._space.wait()
+            finally:
+                if source is not None:
+                    source.hold_reading(False)
         return self._put(text, counted=True)
+
+    def hold_reading(self, held: bool) -> None:
+        self._held = held
+        self._held_at = self._loop.time()
+
+    def reading_held_lately(self, within: float) -> bool:
+        """Is this side unread now, or was it within the last `within` seconds?"""
+        return self._held or self._loop.time() - self._held_at < within
 
     def post(self, text: str) -> bool:
         """Queue a frame the platform originates, after what is queued; never waits."""
@@ -123,6 +195,29 @@ class TunnelLink:
         self._ready.set()
         return True
 
+    async def _send(self, text: str) -> None:
+        self._sending_since = self._loop.time()
+        if self._server_send is not None:
+            await self._server_send({"type": "websocket.send", "text": text})
+        else:
+            await self.ws.send_text(text)
+        self._sending_since = None
+
+    def _check_stall(self) -> None:
+        """A send pending for longer than `stall_timeout`: the peer is stuck; cut it."""
+        if self._dead:
+            return
+        since, stall = self._sending_since, self.limits.stall_timeout
+        if since is not None and self._loop.time() - since > stall:
+            log.warning("%s: the peer took nothing for %.0f s: link aborted", self.name, stall)
+            self.abort()
+            return
+        self._watchdog = self._loop.call_later(stall / 4, self._check_stall)
+
+    @property
+    def _writer_idle(self) -> bool:
+        return self._idle and not self._frames and not self._urgent
+
     async def _write_loop(self) -> None:
         stall = self.limits.stall_timeout
         try:
@@ -140,9 +235,11 @@ class TunnelLink:
                     return
                 else:
                     self._ready.clear()
+                    self._idle = True
                     await self._ready.wait()
+                    self._idle = False
                     continue
-                await asyncio.wait_for(self.ws.send_text(text), stall)
+                await self._send(text)
         except TimeoutError:
             log.warning("%s: the peer took nothing for %.0f s: link aborted", self.name, stall)
             self.abort()
@@ -176,6 +273,7 @@ class TunnelLink:
         if self._dead:
             return
         self._dead = True
+        self._watchdog.cancel()
         self._frames.clear()
         self._urgent.clear()
         self._queued = 0

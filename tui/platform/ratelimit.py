@@ -16,7 +16,7 @@ class RateLimit:
 
 
 # defaults: generous for tools and dashboards, far below what guessing needs
-REST_REQUESTS = RateLimit(rate=500.0, burst=1000)
+REST_REQUESTS = RateLimit(rate=2000.0, burst=4000)
 AUTH_FAILURES = RateLimit(rate=2.0, burst=30)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import sqlite3
 import uuid
 from typing import Any
 
@@ -27,6 +29,8 @@ from tui.platform.rest import PLATFORM_HEADER
 from tui.platform.tunnels import DEVICE, SOURCE, TunnelService
 
 log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = 1011  # WebSocket close code: the server cannot go on with this link
 
 
 # what Huawei documents; in the "documented" relay mode every other operation is dropped
@@ -46,6 +50,28 @@ DOCUMENTED_OPS = frozenset(
 PLATFORM_DISCONNECTS = frozenset(
     {DisconnectCode.CLOSED_BY_API, DisconnectCode.TOKEN_EXPIRED, DisconnectCode.REPLACED}
 )
+
+
+# The hot path reads the operation from the envelope's first key, as our agent, our app and
+# the C SDK write it, without decoding 2 KB of output (json.loads of escaped terminal
+# output costs more than the rest of the relay). It is only trusted when no other key can
+# be "operation_type" too: the literal appears once, and no escape spells a letter.
+_LEADING_OPERATION = re.compile(
+    r'\{\s*"operation_type"\s*:\s*"(command_response|command|connect_response|connect)"\s*,'
+)
+# JSON spells an escape "\\u" (lowercase); printable ASCII is U+0020..U+007F
+_ESCAPED_PRINTABLE = tuple(f"\\u00{digit}" for digit in "234567")
+_KEY = '"operation_type"'
+
+
+def fast_operation(text: str) -> str | None:
+    """The frame's operation when its envelope alone says so for sure; None: parse it."""
+    match = _LEADING_OPERATION.match(text)
+    if match is None or text.count(_KEY) != 1:
+        return None
+    if "\\u00" in text and any(escape in text for escape in _ESCAPED_PRINTABLE):
+        return None
+    return match.group(1)
 
 
 def parse_frame(text: str) -> dict[str, Any] | None:
@@ -78,7 +104,8 @@ def _pong_for(body: dict[str, Any]) -> str:
 async def _relay(service: TunnelService, tunnel_id: str, side: str, link: TunnelLink) -> None:
     """Read one side and queue its frames for the other; this side's sends are not here."""
     documented = service.relay_mode == RELAY_DOCUMENTED
-    receive = link.ws.receive
+    # uvicorn's own receive: Starlette's wrapper only checks states we keep ourselves
+    receive = getattr(link.ws, "_receive", link.ws.receive)
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
@@ -87,6 +114,11 @@ async def _relay(service: TunnelService, tunnel_id: str, side: str, link: Tunnel
         text = message.get("text")
         if text is None:
             log.warning("tunnel %s: binary frame from the %s side dropped", tunnel_id, side)
+            continue
+        if fast_operation(text) is not None:  # output and keystrokes: relayed as they are
+            peer = service.peer(tunnel_id, side)
+            if peer is not None:
+                await peer.relay(text, link)
             continue
         body = parse_frame(text)
         if body is None:
@@ -110,7 +142,7 @@ async def _relay(service: TunnelService, tunnel_id: str, side: str, link: Tunnel
         if peer is None:
             log.debug("tunnel %s: frame from the %s side dropped, no peer", tunnel_id, side)
             continue
-        await peer.relay(text)
+        await peer.relay(text, link)
 
 
 async def _deny(ws: WebSocket, exc: IoTDAError) -> None:
@@ -137,9 +169,12 @@ def _endpoint(service: TunnelService, side: str):
             return
         await ws.accept()
         link = TunnelLink(ws, service.limits, f"tunnel {tunnel_id} {side}")
-        await service.attach(tunnel_id, side, link)
         try:
+            await service.attach(tunnel_id, side, link)
             await _relay(service, tunnel_id, side, link)
+        except sqlite3.Error as exc:  # e.g. a full disk: this link cannot be accounted for
+            log.error("tunnel %s: %s side: storage failed: %s", tunnel_id, side, exc)
+            await link.close(INTERNAL_ERROR)
         except Exception:  # a socket torn down mid-receive: the link simply ends
             log.debug("tunnel %s: %s link ended abruptly", tunnel_id, side, exc_info=True)
         finally:

@@ -222,8 +222,9 @@ class RestApi:
                 if exc.status == 401:  # a wrong password or signature: one guess spent
                     self.auth_failures.take(source)
                 return error_response(request, exc.status, exc.error_code, exc.error_msg)
-            except sqlite3.Error:
-                log.exception("REST %s %s: storage failed", request.method, request.url.path)
+            except sqlite3.Error as exc:  # e.g. a full disk: the operator's problem, no bug
+                log.error("REST %s %s: storage failed: %s", request.method, request.url.path, exc)
+                log.debug("storage failure", exc_info=True)
                 return error_response(
                     request, 503, ErrorCode.STORAGE_UNAVAILABLE, "storage unavailable; retry later"
                 )

@@ -35,6 +35,7 @@ from tui.platform.openapi import openapi_document
 from tui.platform.ratelimit import SourceBuckets
 from tui.platform.relay import relay_routes
 from tui.platform.rest import RequestIdMiddleware, RestApi, http_exception_handler
+from tui.platform.selfsigned import make_self_signed
 from tui.platform.store import Store
 from tui.platform.tunnels import TunnelService
 
@@ -74,9 +75,13 @@ class Endpoints:
     rest: str  # http(s)://host:port, also the IAM endpoint
     mqtt: str  # mqtt(s)://host:port
     ws: str  # ws(s)://host:port, base of the tunnel URIs
+    ca: str | None = None  # the CA certificate to trust, with --tls-self-signed
 
     def ready_line(self) -> str:
-        return json.dumps({"event": "ready", "rest": self.rest, "mqtt": self.mqtt, "ws": self.ws})
+        line = {"event": "ready", "rest": self.rest, "mqtt": self.mqtt, "ws": self.ws}
+        if self.ca:
+            line["ca"] = self.ca
+        return json.dumps(line)
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -114,10 +119,24 @@ def _listen(host: str, port: int, receive_buffer: int | None = None) -> socket.s
     return sock
 
 
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+
+
+def advertised_host(bind_host: str, advertise_host: str | None = None) -> str:
+    """The host name put in URIs, the ready line and tunnel_notify: what devices dial.
+
+    Given, it is used as is; else the bind address, unless that is every interface, which
+    nobody can dial: then this machine's name.
+    """
+    if advertise_host:
+        return advertise_host
+    if bind_host in ALL_INTERFACES:
+        return socket.gethostname()
+    return bind_host
+
+
 def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 class Platform:
@@ -189,8 +208,15 @@ class Platform:
     async def start(self) -> Endpoints:
         cfg = self.config
         quiet_wire_logs()
+        advertised = advertised_host(cfg.host, cfg.advertise_host)
+        ca = None
+        if cfg.tls_self_signed:
+            bound = [] if cfg.host in ALL_INTERFACES else [cfg.host]
+            files = make_self_signed(cfg.tls_self_signed, [advertised, *bound])
+            cfg.tls_cert, cfg.tls_key, ca = str(files.cert), str(files.key), str(files.ca_cert)
+            log.info("self-signed TLS: devices and clients trust %s", ca)
         tls = bool(cfg.tls_cert and cfg.tls_key)
-        host = _url_host(cfg.host)
+        host = _url_host(advertised)
         now = time.time()
         self.store = Store(cfg.state_path)
         socks: list[socket.socket] = []
@@ -245,7 +271,7 @@ class Platform:
                 sock.close()
             await self.stop()
             raise
-        self.endpoints = Endpoints(rest_base, mqtt_url, ws_base)
+        self.endpoints = Endpoints(rest_base, mqtt_url, ws_base, ca)
         log.info("platform ready: %s", self.endpoints)
         return self.endpoints
 

@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import logging
 import secrets
+import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -232,7 +233,10 @@ class TunnelService:
         if tunnel is None:
             return
         log.info("tunnel %s: token expired", tunnel_id)
-        self.store.save_tunnel(with_status(tunnel, TunnelStatus.CLOSED, self._clock()))
+        try:
+            self.store.save_tunnel(with_status(tunnel, TunnelStatus.CLOSED, self._clock()))
+        except sqlite3.Error as exc:  # the links end anyway; a restart closes it (start())
+            log.error("tunnel %s: cannot record its expiry: %s", tunnel_id, exc)
         await self._end_links(
             tunnel_id, DisconnectCode.TOKEN_EXPIRED, "tunnel access token expired"
         )
@@ -300,7 +304,10 @@ class TunnelService:
         tunnel = self.store.get_tunnel(tunnel_id)
         if tunnel is not None:
             tunnel = with_link(tunnel, side, connected, self._clock())
-            self.store.save_tunnel(tunnel)
+            try:
+                self.store.save_tunnel(tunnel)
+            except sqlite3.Error as exc:  # a full disk: the link itself goes on
+                log.error("tunnel %s: cannot record the %s side's state: %s", tunnel_id, side, exc)
         return tunnel
 
     def links(self, tunnel_id: str) -> tuple[TunnelLink | None, TunnelLink | None]:

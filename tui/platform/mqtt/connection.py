@@ -42,3 +42,14 @@ class DeviceConnection:
         for future in self.acks.values():
             if not future.done():
                 future.set_result(False)
+
+
+def source_of(peer: object) -> str:
+    """The address part of a peer name: what rate limits count by."""
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return "unknown"
+
+
+def who(conn: DeviceConnection | None) -> str:
+    return conn.device_id if conn is not None else "not connected"

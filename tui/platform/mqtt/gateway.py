@@ -47,6 +47,8 @@ from tui.platform.mqtt.codec import (
 )
 from tui.platform.mqtt.connection import DeviceConnection as _Connection
 from tui.platform.mqtt.connection import Violation as _Violation
+from tui.platform.mqtt.connection import source_of as _source
+from tui.platform.mqtt.connection import who as _who
 from tui.platform.mqtt.topics import implicit_filter, in_namespace, is_valid_filter
 from tui.platform.ratelimit import AUTH_FAILURES, SourceBuckets
 
@@ -60,7 +62,7 @@ _CLOSE_TIMEOUT = 5.0
 MAX_FILTERS = 100  # subscriptions per connection: a device cannot grow the gateway's memory
 # before authentication a client gets little: a CONNECT is an id, a name and a password
 MAX_CONNECT_BYTES = 4096
-MAX_PENDING = 256  # connections not yet authenticated; more are dropped at once
+MAX_PENDING = 1024  # logins in progress (≤ ~20 KB each); more are dropped at once
 _READ_LIMIT = 16 * 1024  # stream buffer per connection (packets are read exactly anyway)
 
 
@@ -381,20 +383,10 @@ class DeviceGateway:
         """Tell the platform; False when it could not record the change."""
         try:
             self._on_status(device_id, online)
-        except Exception:
-            log.exception("status handler failed for %s", device_id)
+        except Exception as exc:  # e.g. the platform's disk is full
+            log.error("cannot record %s %s: %s", device_id, "ONLINE" if online else "OFFLINE", exc)
+            log.debug("status handler failure", exc_info=True)
             return False
         self._status_times[device_id] = self._clock()
         log.info("device %s %s", device_id, "ONLINE" if online else "OFFLINE")
         return True
-
-
-def _source(peer: object) -> str:
-    """The address part of a peer name: what rate limits count by."""
-    if isinstance(peer, tuple) and peer:
-        return str(peer[0])
-    return "unknown"
-
-
-def _who(conn: _Connection | None) -> str:
-    return conn.device_id if conn is not None else "not connected"
