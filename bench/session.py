@@ -98,13 +98,15 @@ Shell = TunnelShell | LocalShell
 
 async def read_until(shell: Shell, marker: str) -> int:
     """Read output until `marker`; returns the number of characters read."""
-    seen, tail = 0, ""
+    seen, tail, keep = 0, "", len(marker) - 1
     while True:
         chunk = await shell.read()
         seen += len(chunk)
-        tail = (tail + chunk)[-(len(marker) + 4096) :]
-        if marker in tail:
+        # only what a marker split across two reads needs: the measuring must cost little
+        window = tail + chunk
+        if marker in window:
             return seen
+        tail = window[-keep:] if keep else ""
 
 
 async def settle(shell: Shell, tag: int) -> None:

@@ -156,6 +156,24 @@ async def test_source_leaving_ends_the_shell(platform: RunningPlatform, grace: f
             await source.close()
 
 
+async def test_source_leaving_a_documented_relay_ends_the_shell_when_idle() -> None:
+    # Huawei documents no `disconnect` to the device: the shell ends by the idle timeout
+    async with running_platform(relay_mode="documented") as platform:
+        config = agent_config(
+            platform.endpoints.mqtt, platform.secrets[DEVICE], idle_timeout=1.0, resume_grace=0
+        )
+        async with running_agent(config), platform.client() as client:
+            created = await client.create_tunnel(DEVICE)
+            await platform.wait_tunnel(created.tunnel_id, device="CONNECTED")
+            # no connect_tunnel comes from this relay to an app that connects late
+            token = created.tunnel_access_token
+            source = await Source.open(created.tunnel_uri, token, wait_device=False)
+            await source.login(*LOGIN)
+            pid = await source.shell_pid(1)
+            await source.close()
+            await wait_exit(pid)
+
+
 async def test_no_processes_left_after_stop(platform: RunningPlatform) -> None:
     config = agent_config(platform.endpoints.mqtt, platform.secrets[DEVICE])
     async with running_agent(config) as agent:

@@ -22,6 +22,7 @@ from tests.agent.test_tunnel_protocol import (  # noqa: F401
 )
 from tests.support.tls import make_certificate
 from tui.agent.backends.pty import PtyBackend
+from tui.agent.shell import KeptShell
 from tui.agent.tunnel import DeviceTunnel
 from tui.iotda.frames import (
     ConnectAnswer,
@@ -114,7 +115,8 @@ async def test_source_gone_then_resume_replays_what_was_missed(
     assert resumed.resumed and resumed.resume_ticket not in (None, answer.resume_ticket)
     replay, _ = await recv_until(ws, "MISSED-4")
     # exactly from the offset: the command's echo (never seen by the app), then its output
-    assert replay.startswith("sleep 0.3; echo MISSED-") and replay.count("MISSED-4") == 1
+    # (the prompt may come first: it was on its way when the app left)
+    assert replay.count("sleep 0.3; echo MISSED-") == 1 and replay.count("MISSED-4") == 1
     await ws.send(command_frame("echo PID=$$:$((5))Z\r").encode())
     after, _ = await recv_until(ws, ":5Z")
     assert f"PID={pid}:5Z" in after  # the same shell
@@ -134,7 +136,7 @@ async def test_resume_over_a_new_link_after_a_drop(peer: Peer, start_tunnel) -> 
     await ws2.send(frame.encode())
     assert (await answer_of(ws2, frame.request_id)).resumed
     replay, _ = await recv_until(ws2, "GAP-9")
-    assert replay.startswith("sleep 0.3; echo GAP-")
+    assert replay.count("sleep 0.3; echo GAP-") == 1
     assert alive(pid)
 
 
@@ -206,3 +208,30 @@ def test_frames_never_show_a_ticket() -> None:
     frame = resume_frame("demo", "secret-ticket-value", 7)
     answer = TunnelFrame("connect_response", "r", {"resume_ticket": "secret-ticket-value"})
     assert "secret-ticket-value" not in repr(frame) + repr(answer) + repr(os.environ.get("X"))
+
+
+async def test_a_detached_shell_blocks_instead_of_losing_output() -> None:
+    session = await PtyBackend("demo", "demo").open("demo", "demo", 80, 24)
+    shell = KeptShell(session, "demo", None, ticket=None, idle_timeout=600, history_chars=8192)
+    try:
+        received: list[str] = []
+        arrived = asyncio.Event()
+
+        async def sink(chunks: list[str]) -> None:
+            received.extend(chunks)
+            if "END" in "".join(received[-3:]):
+                arrived.set()
+
+        # 100,000 characters while nobody listens: far more than the history holds
+        shell.write(b"stty -echo; head -c 100000 /dev/zero | tr '\\0' a; echo E$(true)ND\r")
+        async with asyncio.timeout(TIMEOUT):  # reading stops once the history is full
+            while shell.produced < 8192:
+                await asyncio.sleep(0.01)
+        assert 8192 <= shell.produced < 100_000
+        await shell.attach(sink, 0)
+        await asyncio.wait_for(arrived.wait(), TIMEOUT)
+        text = "".join(received)
+        assert "a" * 100_000 + "END" in text and shell.produced == len(text)
+        assert "head -c 100000" in text[:300]  # from the shell's very first output on
+    finally:
+        await shell.close()

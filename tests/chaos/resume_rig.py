@@ -59,8 +59,12 @@ class PlatformProcess:
             if (self.endpoints)
             else {"rest": "0", "mqtt": "0", "ws": "0"}
         )
+        seed = self.state.with_name("seed.toml")  # a seed holds secrets: 0600, like theirs
+        if not seed.exists():
+            seed.write_bytes(SEED_FILE.read_bytes())
+            seed.chmod(0o600)
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tui", "platform", "--seed", str(SEED_FILE),
+            sys.executable, "-m", "tui", "platform", "--seed", str(seed),
             "--state", str(self.state), "--relay", self.relay_mode,
             "--rest-port", ports["rest"], "--mqtt-port", ports["mqtt"], "--ws-port", ports["ws"],
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -21,6 +22,7 @@ from tui.session import (
     Reconnecting,
     Resumed,
     TunnelSession,
+    handling,
 )
 from tui.session.holding import Backoff, HeldInput
 
@@ -199,6 +201,59 @@ async def test_no_ticket_is_used_when_extensions_are_off() -> None:
     relay.drop()
     await log.wait_kind(DeviceReady, count=2)  # as against a C-SDK device: log in again
     assert len(relay.ops(Op.CONNECT)) == 1 and not log.of(Resumed)
+    await session.close()
+    await asyncio.wait_for(task, 15)
+    await relay.stop()
+
+
+async def test_a_device_without_the_extension_gets_a_login_as_before() -> None:
+    relay = await FakeRelay(answer=None).start()  # a C-SDK device: no data at all
+    log = EventLog()
+    session = make(relay, log, allow_extensions=True)
+    session.resize(100, 40)
+    task = asyncio.create_task(session.run())
+    session.login("root", PASSWORD)
+    await log.wait_kind(LoginAccepted)
+    assert session.extensions == frozenset() and not session.can_resume
+    session.resize(120, 50)
+    relay.drop()
+    await log.wait_kind(DeviceReady, count=2)  # the owner asks for a login, as today
+    assert len(relay.ops(Op.CONNECT)) == 1 and not log.of(Resumed)
+    assert not relay.ops(Op.RESIZE)  # never listed: never sent
+    await session.close()
+    await asyncio.wait_for(task, 15)
+    await relay.stop()
+
+
+class DeviceConnected:
+    """A REST client stub (the session's TunnelStateSource): the device side is there."""
+
+    platform_is_iotunnel = True
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def show_tunnel(self, tunnel_id: str) -> SimpleNamespace:
+        self.asked += 1
+        return SimpleNamespace(device_connect_state=SimpleNamespace(connected=True))
+
+
+async def test_an_unanswered_resume_waits_for_the_device_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(handling, "RESUME_TIMEOUT", 0.2)
+    relay = await FakeRelay(answer=dict(RESUMABLE), device_present=False).start()
+    log = EventLog()
+    rest = DeviceConnected()
+    session = make(relay, log, client=rest, rest_poll=(0.05, 0.1))
+    task = asyncio.create_task(session.run())
+    session.login("root", PASSWORD)  # sent on the REST answer: no connect_tunnel here
+    await log.wait_kind(LoginAccepted)
+    relay.ignore_resumes = 1  # the REST state was behind: nobody hears the first resume
+    relay.drop()
+    await log.wait_kind(Resumed)
+    resumes = [f for f in relay.ops(Op.CONNECT) if "resume_ticket" in f.data]
+    assert len(resumes) == 2 and resumes[0].data == resumes[1].data  # the ticket unspent
     await session.close()
     await asyncio.wait_for(task, 15)
     await relay.stop()

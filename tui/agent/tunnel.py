@@ -17,21 +17,17 @@ from collections.abc import Callable
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from tui.agent.backends.base import LoginFailed, ShellBackend, ShellSession
-from tui.agent.shell import DEFAULT_GRACE, KeptShell, new_ticket
+from tui.agent.backends.base import ShellBackend
+from tui.agent.sessions import ShellService
+from tui.agent.shell import DEFAULT_GRACE, KeptShell
 from tui.iotda.errors import ProtocolError
 from tui.iotda.frames import (
     DEVICE_PING_INTERVAL,
-    SSH_TIMEOUT_REQUEST_ID,
     TOKEN_HEADER,
     CloseCode,
-    ConnectAnswer,
-    ConnectRequest,
     Disconnect,
     DisconnectCode,
-    Extension,
     Op,
-    Resize,
     TunnelFrame,
     decode_frame,
     disconnect_frame,
@@ -49,10 +45,13 @@ DEFAULT_COLS, DEFAULT_ROWS = 128, 30
 # the platform refuses frames over 10 KB; accept bigger ones here so that one bad frame is
 # dropped by decode_frame instead of closing the whole tunnel with 1009
 MAX_MESSAGE = 1 << 20
+# output may run this far ahead of the relay before the shell is slowed down: the agent
+# and the platform then work in parallel instead of in step (websockets' default: 32 KiB)
+WRITE_LIMIT = 256 * 1024
 _GIVE_UP_STATUS = frozenset({400, 401, 403, 404})
 
 
-class DeviceTunnel:
+class DeviceTunnel(ShellService):
     """Connects to `tunnel_uri` with the device token and serves shell sessions over it."""
 
     def __init__(
@@ -155,6 +154,7 @@ class DeviceTunnel:
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_interval,
                 max_size=MAX_MESSAGE,
+                write_limit=WRITE_LIMIT,
                 open_timeout=15,
                 close_timeout=5,
                 logger=_WS_LOG,
@@ -263,173 +263,6 @@ class DeviceTunnel:
         else:
             log.debug("tunnel %s: ignored operation %r", self.tunnel_id, op)
 
-    async def _on_connect(self, frame: TunnelFrame) -> None:
-        request = ConnectRequest.from_frame(frame)
-        if request.resume_ticket is not None and request.password is None:
-            await self._on_resume(frame.request_id, request)
-            return
-        # a new login: the C SDK answers before it even tries to log in
-        ticket = new_ticket() if self._resumable else None
-        answer = ConnectAnswer(self._extensions, ticket)
-        await self._send(TunnelFrame(Op.CONNECT_RESPONSE, frame.request_id, answer.to_data()))
-        await self._end_session()
-        self._request_id = frame.request_id
-        self._early_input = []
-        if request.username is None or request.password is None:
-            await self._send(
-                disconnect_frame(
-                    DisconnectCode.LOGIN_FAILED, "login failed: no credentials", frame.request_id
-                )
-            )
-            return
-        self._session_task = asyncio.create_task(
-            self._run_session(frame.request_id, request.username, request.password, ticket)
-        )
-
-    async def _on_resume(self, request_id: str, request: ConnectRequest) -> None:
-        shell = self._shell
-        assert request.resume_ticket is not None
-        if shell is None or not shell.redeem(request.username or "", request.resume_ticket):
-            log.info("tunnel %s: resume refused", self.tunnel_id)
-            message = "resume refused: log in again"
-            await self._send(disconnect_frame(DisconnectCode.LOGIN_FAILED, message, request_id))
-            return
-        self._request_id = request_id
-        answer = ConnectAnswer(self._extensions, shell.issue_ticket(), resumed=True)
-        await self._send(TunnelFrame(Op.CONNECT_RESPONSE, request_id, answer.to_data()))
-        log.info("tunnel %s: shell resumed", self.tunnel_id)
-        await shell.attach(self._send_output, request.resume_offset)
-
-    def _on_command(self, frame: TunnelFrame) -> None:
-        if not isinstance(frame.data, str):
-            log.warning("tunnel %s: command data is not a string; dropped", self.tunnel_id)
-            return
-        self._request_id = frame.request_id
-        data = frame.data.encode("utf-8", "replace")  # JSON allows lone surrogates
-        shell = self._shell
-        if shell is not None and shell.attached:
-            shell.write(data)
-        elif self._session_task is not None and not self._session_task.done():
-            # typed while the login is still under way: the shell gets it once it starts
-            self._early_input.append(data)
-        else:
-            log.debug("tunnel %s: command without a session; dropped", self.tunnel_id)
-
-    def _on_resize(self, frame: TunnelFrame) -> None:
-        try:
-            size = Resize.from_frame(frame)
-        except ProtocolError as exc:
-            log.warning("tunnel %s: bad resize: %s", self.tunnel_id, exc)
-            return
-        self._size = (size.cols, size.rows)
-        if self._shell is not None:
-            self._shell.resize(size.cols, size.rows)
-
-    # --- one shell session -------------------------------------------------------------
-
-    @property
-    def _extensions(self) -> frozenset[str]:
-        if self._resumable:
-            return frozenset({Extension.RESIZE, Extension.RESUME})
-        return frozenset({Extension.RESIZE})
-
-    @property
-    def _resumable(self) -> bool:
-        return self._resume_grace > 0
-
-    async def _run_session(
-        self, connect_id: str, username: str, password: str, ticket: str | None
-    ) -> None:
-        opened_size = self._size
-        try:
-            session = await self._backend.open(username, password, *opened_size)
-        except LoginFailed as exc:
-            log.info("tunnel %s: %s", self.tunnel_id, exc)
-            await self._send(disconnect_frame(DisconnectCode.LOGIN_FAILED, str(exc), connect_id))
-            return
-        except Exception as exc:  # odd input or a backend bug: the app still gets 400
-            # the type only: an exception's repr may carry the password
-            log.error("tunnel %s: login failed: %s", self.tunnel_id, type(exc).__name__)
-            log.debug("tunnel %s: traceback", self.tunnel_id, exc_info=True)
-            message = "login failed: internal error"
-            await self._send(disconnect_frame(DisconnectCode.LOGIN_FAILED, message, connect_id))
-            return
-        try:
-            shell = KeptShell(
-                session,
-                username,
-                self._send_output if self._ws is not None else None,
-                ticket=ticket,
-                idle_timeout=self._idle_timeout,
-                grace=self._resume_grace,
-            )
-        except BaseException:
-            await _close_fully(session)
-            raise
-        self.sessions_started += 1
-        if self._size != opened_size:  # a resize came during the login
-            shell.resize(*self._size)
-        early, self._early_input = self._early_input, []
-        for data in early:
-            shell.write(data)
-        self.adopt(shell)
-
-    def adopt(self, shell: KeptShell) -> None:
-        """Serve `shell` (just opened, or kept from an earlier link of this tunnel)."""
-        self._shell = shell
-        watcher = asyncio.create_task(self._watch_exit(shell), name="shell-exit")
-        self._watchers.add(watcher)
-        watcher.add_done_callback(self._watchers.discard)
-
-    def take_shell(self) -> KeptShell | None:
-        """Hand a kept shell over (to the next link of this tunnel); None if there is none."""
-        shell, self._shell = self._shell, None
-        if shell is not None and shell.exited.is_set():
-            return None
-        return shell
-
-    async def _watch_exit(self, shell: KeptShell) -> None:
-        await shell.exited.wait()
-        if self._shell is not shell:
-            return  # replaced or handed over: its new owner reports
-        self._shell = None
-        why = "session idle timeout" if shell.idle_expired else "shell exited"
-        log.info("tunnel %s: session ended: %s", self.tunnel_id, why)
-        if shell.attached:
-            await self._send(
-                disconnect_frame(DisconnectCode.SHELL_TIMEOUT, why, SSH_TIMEOUT_REQUEST_ID)
-            )
-        await shell.close()
-
-    async def _send_output(self, chunk: str) -> None:
-        await self._send(TunnelFrame(Op.COMMAND_RESPONSE, self._request_id, chunk))
-
-    async def _source_gone(self) -> None:
-        """The app left (the relay's 410) or the link dropped: keep the shell for a resume."""
-        task, self._session_task = self._session_task, None
-        if task is not None and not task.done():  # a login under way: nobody to serve
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        shell = self._shell
-        if shell is None:
-            return
-        if self._resumable:
-            shell.detach()
-        else:
-            await self._end_session()
-
-    async def _end_session(self) -> None:
-        task, self._session_task = self._session_task, None
-        if task is not None and not task.done():
-            task.cancel()
-        if task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        shell, self._shell = self._shell, None
-        if shell is not None:
-            await shell.close()
-
     async def _send(self, frame: TunnelFrame) -> None:
         ws = self._ws
         if ws is None:
@@ -442,14 +275,3 @@ class DeviceTunnel:
 
 def _default_tls() -> ssl.SSLContext:
     return ssl.create_default_context()
-
-
-async def _close_fully(session: ShellSession) -> None:
-    """Close a session even when the caller is cancelled meanwhile: no orphaned shells."""
-    closing = asyncio.ensure_future(session.close())
-    try:
-        await asyncio.shield(closing)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await closing
-        raise

@@ -15,6 +15,11 @@ from typing import Any
 
 from tui.iotda.errors import ProtocolError
 
+try:  # the C encoder json.dumps uses for a str with ensure_ascii=False
+    from _json import encode_basestring as encode_json_string
+except ImportError:  # pragma: no cover - other interpreters
+    from json.encoder import py_encode_basestring as encode_json_string
+
 MAX_FRAME_BYTES = 10 * 1024
 MAX_OUTPUT_CHUNK = 2048
 SERVICE_TYPE = "ssh"
@@ -215,6 +220,15 @@ def resize_frame(cols: int, rows: int, request_id: str | None = None) -> TunnelF
     return TunnelFrame(Op.RESIZE, request_id or new_request_id(), {"cols": cols, "rows": rows})
 
 
+_OUTPUT_HEAD = '{"operation_type":"command_response","tunnel_service_type":"ssh","request_id":'
+
+
+def output_frame_text(request_id: str, chunk: str) -> str:
+    """`TunnelFrame(Op.COMMAND_RESPONSE, request_id, chunk).encode()`, the same text,
+    built without a dict and a JSON encoder per frame (the agent's hot path)."""
+    return f'{_OUTPUT_HEAD}{encode_json_string(request_id)},"data":{encode_json_string(chunk)}}}'
+
+
 def disconnect_frame(status_code: str, status_msg: str, request_id: str) -> TunnelFrame:
     return TunnelFrame(
         Op.DISCONNECT, request_id, {"status_code": status_code, "status_msg": status_msg}
@@ -268,6 +282,10 @@ class OutputChunker:
 
 def split_utf8(text: str, limit: int = MAX_OUTPUT_CHUNK) -> Iterator[str]:
     """Cut text into pieces of at most `limit` UTF-8 bytes, on character boundaries."""
+    if text.isascii():  # one byte a character: cut the text itself, no copies through bytes
+        for start in range(0, len(text), limit):
+            yield text[start : start + limit]
+        return
     encoded = text.encode("utf-8")
     start = 0
     while start < len(encoded):

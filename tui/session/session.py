@@ -22,22 +22,13 @@ from typing import Any
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
-from tui.iotda.errors import ProtocolError
 from tui.iotda.frames import (
     TOKEN_HEADER,
     CloseCode,
-    ConnectAnswer,
     Disconnect,
-    DisconnectCode,
-    Extension,
     Op,
     TunnelFrame,
-    command_frame,
-    connect_frame,
-    decode_frame,
     new_request_id,
-    resize_frame,
-    resume_frame,
 )
 from tui.iotda.paths import tunnel_id_from_uri
 from tui.iotda.redact import quiet_logger
@@ -45,27 +36,19 @@ from tui.session.aio import unless_set
 from tui.session.device_watch import TunnelStateSource, watch_device
 from tui.session.events import (
     Connecting,
-    DeviceReady,
     Ended,
     InputRefused,
-    LoginAccepted,
-    NewShell,
-    Output,
-    PeerDisconnected,
     Reconnecting,
-    Resumed,
     SessionEvent,
     WaitingForDevice,
 )
+from tui.session.handling import SessionFrames
 from tui.session.holding import HELD_INPUT_LIMIT, Backoff, HeldInput
 from tui.session.outcomes import Dropped, no_reconnect_reason, refused
 from tui.session.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
-# A command frame's data is JSON-escaped: a control character costs 6 bytes ("\u001b"),
-# so 1536 characters stay under the 10 KB frame limit with room for the envelope.
-MAX_INPUT_CHARS = 1536
 OPEN_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
 # The library's WebSocket-level pings only detect a dead link; they are answered by any
@@ -77,7 +60,7 @@ LINK_PING_TIMEOUT = 20.0
 _WIRE_LOG = quiet_logger("tui.session.wire")
 
 
-class TunnelSession:
+class TunnelSession(SessionFrames):
     def __init__(
         self,
         tunnel_uri: str,
@@ -157,22 +140,6 @@ class TunnelSession:
     @property
     def ended(self) -> Ended | None:
         return self._ended
-
-    @property
-    def extensions(self) -> frozenset[str]:
-        """The extensions in use: listed by the device and allowed by the policy."""
-        return self._extensions if self.extensions_allowed else frozenset()
-
-    @property
-    def extensions_allowed(self) -> bool:
-        if self._allow_extensions is not None:
-            return self._allow_extensions
-        return bool(self._client is not None and self._client.platform_is_iotunnel)
-
-    @property
-    def can_resume(self) -> bool:
-        """A reconnect now would get the same shell back (our agent's `resume`)."""
-        return self._ticket is not None and Extension.RESUME in self.extensions
 
     # --- the owner's side ----------------------------------------------------------------
 
@@ -390,129 +357,6 @@ class TunnelSession:
     async def _drop_socket(self) -> None:
         if self._ws is not None:
             await _close_politely(self._ws)
-
-    # --- frames from the platform and the device -----------------------------------------
-
-    def _handle(self, message: str | bytes) -> None:
-        try:
-            frame = decode_frame(message)
-        except ProtocolError as exc:
-            log.warning("dropping a malformed frame: %s", exc)
-            return
-        op = frame.operation_type
-        if op == Op.COMMAND_RESPONSE:
-            # before a resume is answered, output on a new link is what the device replays
-            # from our offset (the relay dropped some in between): shown once, from there
-            if isinstance(frame.data, str) and frame.data and not self._awaiting_replay:
-                self._received += len(frame.data)
-                if self._recorder is not None:
-                    self._recorder.output(frame.data)
-                self._emit(Output(frame.data))
-        elif op == Op.CONNECT_TUNNEL:
-            if self._state == "logged_in":
-                # the device came back without a 410 first: its shell waits for a resume
-                self._device_ready = False
-                self._awaiting_replay = self.can_resume
-            # else once per device link: a REST answer may have told us first, and a
-            # second resume would spend a ticket that is already spent
-            self._on_device_ready()
-        elif op == Op.CONNECT_RESPONSE:
-            self._on_connect_response(ConnectAnswer.from_frame(frame))
-        elif op == Op.DISCONNECT:
-            self._on_disconnect(Disconnect.from_frame(frame))
-        elif op != Op.PONG:
-            log.debug("ignoring a %r frame", op)
-
-    def _on_device_ready(self) -> None:
-        """`connect_tunnel`, or the REST API says the device side is connected."""
-        if self._device_ready or self._outbox is None:
-            return
-        self._device_ready = True
-        pending, self._pending_login = self._pending_login, None
-        if pending is not None:
-            self._set_state("ready")
-            self._emit(DeviceReady())
-            self._send_login(*pending)
-        elif self.can_resume and self._username is not None:
-            assert self._ticket is not None
-            self._resuming = True
-            self._set_state("resuming")
-            self._outbox.put_nowait(
-                resume_frame(self._username, self._ticket, self._received).encode()
-            )
-            log.info("resuming the shell of user %r", self._username)
-        else:
-            self._set_state("ready")
-            self._emit(DeviceReady())
-
-    def _on_connect_response(self, answer: ConnectAnswer) -> None:
-        if self._resuming and not answer.resumed:
-            return  # a device that did not take the ticket: its 400 follows
-        self._extensions = answer.extensions
-        resumed, self._resuming = self._resuming, False
-        self._awaiting_replay = False
-        self._ticket = answer.resume_ticket if Extension.RESUME in self.extensions else None
-        self._set_state("logged_in")
-        if resumed:
-            log.info("shell resumed")
-            self._emit(Resumed())
-        else:
-            self._received = 0
-            self._shells += 1
-            if self._shells > 1:
-                self._emit(NewShell())
-        self._emit(LoginAccepted(answer.message))
-        if self._outbox is not None:
-            if self._size is not None:
-                self._send_size(self._outbox)
-            held = self._held.take()
-            if held:
-                self._put_input(self._outbox, held)
-
-    def _on_disconnect(self, disconnect: Disconnect) -> None:
-        self._last_disconnect = disconnect
-        code = disconnect.status_code
-        if code == DisconnectCode.TOKEN_EXPIRED:
-            self._expired = True
-        elif code == DisconnectCode.PEER_GONE:
-            self._device_ready = False  # the shell may live on: the ticket is kept
-            self._resuming = False
-            self._set_state("waiting")
-        else:
-            # a failed login or resume (400) or an ended shell (408): that shell is gone
-            self._ticket = None
-            self._resuming = self._awaiting_replay = False
-            if self._device_ready and self._state != "ended":
-                self._set_state("ready")
-        self._emit(PeerDisconnected(code, disconnect.status_msg))
-
-    def _send_login(self, username: str, password: str) -> None:
-        assert self._outbox is not None
-        self._ticket = None  # a password login starts a new shell
-        self._resuming = self._awaiting_replay = False
-        self._username = username
-        self._outbox.put_nowait(connect_frame(username, password).encode())
-        log.info("login sent for user %r", username)
-        if self._size is not None:  # lets an agent size the pty it is about to open
-            self._send_size(self._outbox)
-
-    def _send_size(self, outbox: asyncio.Queue[str]) -> None:
-        # before the first connect_response nothing is known: our agent reads it, a C-SDK
-        # device ignores it; a strict relay may not, so only when extensions are allowed
-        known = self._shells > 0 or self._resuming
-        if self._size is None or not self.extensions_allowed:
-            return
-        if known and Extension.RESIZE not in self._extensions:
-            return
-        outbox.put_nowait(resize_frame(*self._size).encode())
-
-    @staticmethod
-    def _put_input(outbox: asyncio.Queue[str], text: str) -> None:
-        if len(text) <= MAX_INPUT_CHARS:  # the keystroke path: one frame, no copies
-            outbox.put_nowait(command_frame(text).encode())
-            return
-        for start in range(0, len(text), MAX_INPUT_CHARS):
-            outbox.put_nowait(command_frame(text[start : start + MAX_INPUT_CHARS]).encode())
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -93,6 +93,7 @@ class PtySession:
         self._pending = bytearray()  # input the PTY could not take yet
         self._closed = False
         self._ready: asyncio.Future[None] | None = None
+        self._watching = False  # the master fd is registered with the event loop
         self._closing: asyncio.Future[None] | None = None
         self._reaper = asyncio.create_task(self._reap())
 
@@ -154,13 +155,20 @@ class PtySession:
         return b""
 
     async def _readable(self) -> None:
+        # the reader stays registered while output streams: no epoll_ctl pair per read
         ready = self._ready = self._loop.create_future()
-        self._loop.add_reader(self._master, lambda: ready.done() or ready.set_result(None))
-        try:
-            await ready
-        finally:
-            if not self._closed:
-                self._loop.remove_reader(self._master)
+        if not self._watching and not self._closed:
+            self._loop.add_reader(self._master, self._on_readable)
+            self._watching = True
+        await ready
+
+    def _on_readable(self) -> None:
+        ready = self._ready
+        if ready is not None and not ready.done():
+            ready.set_result(None)
+        elif self._watching:  # nobody is reading now: stop watching until someone is
+            self._loop.remove_reader(self._master)
+            self._watching = False
 
     def write(self, data: bytes) -> None:
         if self._closed or not data:
