@@ -1,6 +1,7 @@
 """Terminal pane benchmark: `python bench/terminal.py [--runs 5] [--mb 20]`.
 
 Prints, in one run, medians of `--runs` runs measured on this machine:
+(and, where it matters on a shared machine, the ratio of CPU times as well):
 - ingest (MB/s) of plain / coloured / cursor-heavy input at 80x24 and 200x50: the
   pane's Ghostty backend fed in 2 KB slices (as the pane feeds it), the same library
   fed in one call, tmux (when installed: the bytes `cat` into a detached tmux pane of
@@ -97,15 +98,19 @@ def median(values: list[float]) -> float:
 # --- ingest ---------------------------------------------------------------------------
 
 
+CPU_SECONDS: list[float] = []  # process time of the last timed call, beside wall time
+
+
 def backend_slices(data: bytes, cols: int, rows: int, name: str) -> float:
     backend = make_backend(cols, rows, name=name)
     gc.collect()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for n, i in enumerate(range(0, len(data), CHUNK)):
         backend.feed(data[i : i + CHUNK])
         if n % DIRTY_EVERY == 0:
             backend.take_dirty()
     backend.take_dirty()
+    CPU_SECONDS.append(time.process_time() - cpu)
     return time.perf_counter() - start
 
 
@@ -117,9 +122,10 @@ def library_one_call(data: bytes, cols: int, rows: int) -> float:
 
     backend = GhosttyBackend(cols, rows)
     gc.collect()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     lib.ghostty_terminal_vt_write(backend._t, data, len(data))
     elapsed = time.perf_counter() - start
+    CPU_SECONDS.append(time.process_time() - cpu)
     backend.close()
     return elapsed
 
@@ -148,7 +154,7 @@ def bench_ingest(runs: int, size: int, pyte_size: int, ghostty: bool) -> None:
     print(f"ingest MB/s, {size / 1e6:.0f} MB per payload, median of {runs} runs")
     print(
         f"  {'payload':<8} {'size':>7} {'ghostty 2KB':>12} {'lib 1 call':>11} {'ratio':>6}"
-        f" {'tmux':>7} {'vs tmux':>8} {'pyte':>6}"
+        f" {'(CPU)':>6} {'tmux':>7} {'vs tmux':>8} {'pyte':>6}"
     )
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -156,12 +162,16 @@ def bench_ingest(runs: int, size: int, pyte_size: int, ghostty: bool) -> None:
             for name, make in PAYLOADS.items():
                 data = make(size, cols, rows)
                 mb = len(data) / 1e6
-                ours = lib = tmux = float("nan")
+                ours = lib = tmux = cpu_ratio = float("nan")
                 if ghostty:
+                    CPU_SECONDS.clear()
                     ours = mb / median(
                         [backend_slices(data, cols, rows, "ghostty") for _ in range(runs)]
                     )
+                    ours_cpu = median(CPU_SECONDS)
+                    CPU_SECONDS.clear()
                     lib = mb / median([library_one_call(data, cols, rows) for _ in range(runs)])
+                    cpu_ratio = median(CPU_SECONDS) / ours_cpu
                 if have_tmux:
                     path = tmp / f"{name}.bin"
                     path.write_bytes(data)
@@ -173,7 +183,7 @@ def bench_ingest(runs: int, size: int, pyte_size: int, ghostty: bool) -> None:
                 )
                 print(
                     f"  {name:<8} {cols}x{rows:<4} {ours:12.1f} {lib:11.1f} {ours / lib:6.2f}"
-                    f" {tmux:7.1f} {ours / tmux:8.2f} {pyte:6.2f}"
+                    f" {cpu_ratio:6.2f} {tmux:7.1f} {ours / tmux:8.2f} {pyte:6.2f}"
                 )
 
 

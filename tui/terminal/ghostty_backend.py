@@ -63,6 +63,7 @@ class GhosttyBackend:
         handle = ffi.new("GhosttyTerminal*")
         check(lib.ghostty_terminal_new(ffi.NULL, handle, columns, lines), "terminal_new")
         self._t = handle[0]
+        self._write = lib.ghostty_terminal_vt_write  # the hot call, looked up once
         state = ffi.new("GhosttyRenderState*")
         check(lib.ghostty_render_state_new(ffi.NULL, state), "render_state_new")
         self._state = state[0]
@@ -109,10 +110,11 @@ class GhosttyBackend:
         if b"\x7f" in data:
             # DEL is a no-op for xterm and tmux; libghostty-vt 0.1 draws it in a cell.
             data = data.replace(b"\x7f", b"")
-        lib.ghostty_terminal_vt_write(self._t, data, len(data))
+        self._write(self._t, data, len(data))
         self._stale = self._stale_history = True
         self._modes = None
-        self._history.clear()
+        if self._history:
+            self._history.clear()
 
     def resize(self, columns: int, lines: int) -> None:
         columns, lines = max(1, columns), max(1, lines)
