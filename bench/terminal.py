@@ -1,7 +1,7 @@
 """Terminal pane benchmark: `python bench/terminal.py [--runs 5] [--mb 20]`.
 
-Prints, in one run, medians of `--runs` runs measured on this machine:
-(and, where it matters on a shared machine, the ratio of CPU times as well):
+Prints, in one run, medians of `--runs` runs measured on this machine (and, where load
+from other processes would skew wall-clock ratios, the ratio of CPU times as well):
 - ingest (MB/s) of plain / coloured / cursor-heavy input at 80x24 and 200x50: the
   pane's Ghostty backend fed in 2 KB slices (as the pane feeds it), the same library
   fed in one call, tmux (when installed: the bytes `cat` into a detached tmux pane of
