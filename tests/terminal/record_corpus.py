@@ -155,6 +155,8 @@ PRINTF: dict[str, str] = {
     + r"\e[?1047hone-047\e[?1047ldone",
 }
 
+OWN_SLEEPERS = "sleep 60 & a=$!; sleep 61 & b=$!"
+
 SHELL_SESSION = [
     b"ls --color=always -F\r",
     b"printf '\\033[1;32mok\\033[0m %s\\n' a b c\r",
@@ -188,8 +190,9 @@ def programs(work: Path) -> dict[str, tuple[list[str], list[bytes]]]:
         "less_chop": (["less", "-S", "-N", "sample.py"], [b"G"]),
         "man_ls": (["man", "ls"], [b" "]),
         "top_colour": (["top", "-d", "10"], [b"z", b"x"]),
-        "htop": (["htop", "-d", "100"], []),
-        "htop_tree": (["htop", "-d", "100", "-t"], []),
+        # Only processes of its own (-p): the machine's process list is nobody's business.
+        "htop": (["sh", "-c", f"{OWN_SLEEPERS}; exec htop -d 100 -p $a,$b,$$"], []),
+        "htop_tree": (["sh", "-c", f"{OWN_SLEEPERS}; exec htop -d 100 -t -p $a,$b,$$"], []),
         "mc": (["mc", "-d", "--nosubshell", str(work)], []),
         "dialog_menu": (
             [
