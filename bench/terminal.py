@@ -364,6 +364,65 @@ def bench_memory(backends: list[str], tabs: int = 8) -> None:
         del keep
 
 
+# --- end to end ------------------------------------------------------------------------
+
+
+async def bench_end_to_end(megabytes: int, runs: int) -> None:
+    """`cat` of a file in a device shell through agent, platform and a TerminalPane,
+    beside bench/session.py's bare tunnel (the same stack, its source client reading
+    the frames and dropping them) in the same run."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import session as bare_bench  # bench/session.py: its stack and its measurement
+    from textual.app import App, ComposeResult
+
+    from tui.terminal.pane import TerminalPane
+
+    readable = asyncio.Event()
+    readable.set()
+
+    def on_backlog(high: bool) -> None:
+        # What the dashboard's session does: stop reading the WebSocket meanwhile.
+        if high:
+            readable.clear()
+        else:
+            readable.set()
+
+    class SessionApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TerminalPane(on_backlog=on_backlog)
+
+    async def through_pane(tunnel: object, pane: TerminalPane, path: Path, tag: int) -> float:
+        await bare_bench.settle(tunnel, tag)
+        marker = f"C{tag}D"
+        start = time.perf_counter()
+        await tunnel.type(f"cat {path}; echo C$(({tag}+0))D\r")
+        tail = ""
+        while marker not in tail:
+            await readable.wait()
+            chunk = await tunnel.read()
+            pane.feed(chunk.encode())
+            tail = (tail + chunk)[-4096:]
+        await pane.wait_drained(120)
+        return time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory(prefix="iotunnel-bench-") as tmp:
+        workdir = Path(tmp)
+        text = workdir / "text.txt"
+        mb = bare_bench.make_text(text, megabytes) / 1e6
+        async with bare_bench.stack(workdir) as tunnel:
+            bare = [await bare_bench.throughput(tunnel, text, i) for i in range(runs)]
+            app = SessionApp()
+            async with app.run_test(size=(120, 40)):
+                pane = app.query_one(TerminalPane)
+                ours = [await through_pane(tunnel, pane, text, 100 + i) for i in range(runs)]
+    bare_rate, pane_rate = mb / median(bare), mb / median(ours)
+    print(
+        f"end to end, cat {mb:.0f} MB through agent + platform, median of {runs}:"
+        f" bare tunnel {bare_rate:.1f} MB/s, into a TerminalPane (120x40) {pane_rate:.1f}"
+        f" MB/s, ratio {pane_rate / bare_rate:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -371,6 +430,9 @@ def main() -> None:
     parser.add_argument("--pyte-mb", type=float, default=1.0, help="MB for the slow pyte figure")
     parser.add_argument("--flood-mb", type=float, default=20.0)
     parser.add_argument("--skip", default="", help="comma list: ingest,pane,repaint,memory")
+    parser.add_argument(
+        "--e2e-mb", type=int, default=0, help="also cat this many MB through agent+platform"
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     from tui.terminal.backends import ghostty_available
@@ -386,6 +448,8 @@ def main() -> None:
         bench_repaint(args.runs, backends)
     if "memory" not in skip:
         bench_memory(backends)
+    if args.e2e_mb:
+        asyncio.run(bench_end_to_end(args.e2e_mb, args.runs))
 
 
 if __name__ == "__main__":
