@@ -4,8 +4,9 @@ Same interface as `PyteBackend` (see `backend.TerminalBackend`), plus what the l
 does for the pane: key, mouse, paste and focus encoding from the terminal's own modes
 (`ghostty_input.InputEncoder`), hyperlinks and search.
 
-Rows come from a render state: `take_dirty` updates it once per slice of output and
-reads the dirty rows; rows are turned into runs lazily, all missing rows in one pass.
+Rows come from a render state: `take_dirty` updates it (the pane asks once per frame in
+a flood) and reads the dirty rows; rows become runs lazily, all missing rows in one
+pass. Scrollback rows are read by moving the library's viewport, a screen at a time.
 """
 
 from __future__ import annotations
