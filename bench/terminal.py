@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui.terminal.backends import make_backend
+from tui.terminal.feeder import SLICE_SECONDS
 
 CHUNK = 2048  # what the pane feeds the emulator per call
 FRAME_SETTLE = 0.05  # after the drain, the pane's last (throttled) frame
