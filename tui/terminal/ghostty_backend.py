@@ -91,6 +91,7 @@ class GhosttyBackend:
         self._stale_history = True  # the history counts too
         self._viewport_top: int | None = None  # None: viewport at the bottom (live)
         self._modes: TerminalModes | None = None
+        self._cursor: tuple[int, int] | None = None
         self._cursor_row = 0
         self._history_len = 0
         self._history_total = 0
@@ -113,7 +114,7 @@ class GhosttyBackend:
             data = data.replace(b"\x7f", b"")
         self._write(self._t, data, len(data))
         self._stale = self._stale_history = True
-        self._modes = None
+        self._modes = self._cursor = None
         if self._history:
             self._history.clear()
 
@@ -148,7 +149,7 @@ class GhosttyBackend:
 
     def _invalidate(self) -> None:
         self._stale = self._stale_history = True
-        self._modes = None
+        self._modes = self._cursor = None
         self._rows.clear()
         self._history.clear()
         self._pending_dirty.update(range(self._lines))
@@ -209,9 +210,12 @@ class GhosttyBackend:
 
     @property
     def cursor(self) -> tuple[int, int]:
-        x = self._get(lib.GHOSTTY_TERMINAL_DATA_CURSOR_X, self._u16)
-        y = self._get(lib.GHOSTTY_TERMINAL_DATA_CURSOR_Y, self._u16)
-        return min(x, self._columns - 1), min(y, self._lines - 1)
+        # Asked for every row drawn: read once per change of the terminal.
+        if self._cursor is None:
+            x = self._get(lib.GHOSTTY_TERMINAL_DATA_CURSOR_X, self._u16)
+            y = self._get(lib.GHOSTTY_TERMINAL_DATA_CURSOR_Y, self._u16)
+            self._cursor = min(x, self._columns - 1), min(y, self._lines - 1)
+        return self._cursor
 
     @property
     def cursor_visible(self) -> bool:
