@@ -1,8 +1,10 @@
 """Terminal pane benchmark: `python bench/terminal.py [--runs 5] [--mb 20]`.
 
-Prints, in one run, medians of `--runs` runs measured on this machine:
+Prints, in one run, medians of `--runs` runs measured on this machine (and, where load
+from other processes would skew wall-clock ratios, the ratio of CPU times as well):
 - ingest (MB/s) of plain / coloured / cursor-heavy input at 80x24 and 200x50: the
-  pane's Ghostty backend fed in 2 KB slices (as the pane feeds it), the same library
+  pane's Ghostty backend fed in 2 KB slices with its dirty rows read after every 4 ms
+  slice (as the pane's feeder does when output is not flooding), the same library
   fed in one call, tmux (when installed: the bytes `cat` into a detached tmux pane of
   the same size), and the pyte fallback (on `--pyte-mb`, it is ~50x slower);
 - the pane as a whole (headless app, 120x40: backend + dirty-row rendering at the frame
@@ -30,10 +32,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui.terminal.backends import make_backend
+from tui.terminal.feeder import SLICE_SECONDS
 
 CHUNK = 2048  # what the pane feeds the emulator per call
 FRAME_SETTLE = 0.05  # after the drain, the pane's last (throttled) frame
-DIRTY_EVERY = 32  # the pane reads dirty rows once per ~4 ms slice, about 64 KB here
 SIZES = ((80, 24), (200, 50))
 
 
@@ -97,15 +99,21 @@ def median(values: list[float]) -> float:
 # --- ingest ---------------------------------------------------------------------------
 
 
+CPU_SECONDS: list[float] = []  # process time of the last timed call, beside wall time
+
+
 def backend_slices(data: bytes, cols: int, rows: int, name: str) -> float:
     backend = make_backend(cols, rows, name=name)
     gc.collect()
-    start = time.perf_counter()
-    for n, i in enumerate(range(0, len(data), CHUNK)):
+    start, cpu = time.perf_counter(), time.process_time()
+    slice_end = start + SLICE_SECONDS
+    for i in range(0, len(data), CHUNK):
         backend.feed(data[i : i + CHUNK])
-        if n % DIRTY_EVERY == 0:
+        if time.perf_counter() >= slice_end:  # as the pane's feeder: dirty rows per slice
             backend.take_dirty()
+            slice_end = time.perf_counter() + SLICE_SECONDS
     backend.take_dirty()
+    CPU_SECONDS.append(time.process_time() - cpu)
     return time.perf_counter() - start
 
 
@@ -117,9 +125,10 @@ def library_one_call(data: bytes, cols: int, rows: int) -> float:
 
     backend = GhosttyBackend(cols, rows)
     gc.collect()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     lib.ghostty_terminal_vt_write(backend._t, data, len(data))
     elapsed = time.perf_counter() - start
+    CPU_SECONDS.append(time.process_time() - cpu)
     backend.close()
     return elapsed
 
@@ -148,7 +157,7 @@ def bench_ingest(runs: int, size: int, pyte_size: int, ghostty: bool) -> None:
     print(f"ingest MB/s, {size / 1e6:.0f} MB per payload, median of {runs} runs")
     print(
         f"  {'payload':<8} {'size':>7} {'ghostty 2KB':>12} {'lib 1 call':>11} {'ratio':>6}"
-        f" {'tmux':>7} {'vs tmux':>8} {'pyte':>6}"
+        f" {'(CPU)':>6} {'tmux':>7} {'vs tmux':>8} {'pyte':>6}"
     )
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -156,12 +165,16 @@ def bench_ingest(runs: int, size: int, pyte_size: int, ghostty: bool) -> None:
             for name, make in PAYLOADS.items():
                 data = make(size, cols, rows)
                 mb = len(data) / 1e6
-                ours = lib = tmux = float("nan")
+                ours = lib = tmux = cpu_ratio = float("nan")
                 if ghostty:
+                    CPU_SECONDS.clear()
                     ours = mb / median(
                         [backend_slices(data, cols, rows, "ghostty") for _ in range(runs)]
                     )
+                    ours_cpu = median(CPU_SECONDS)
+                    CPU_SECONDS.clear()
                     lib = mb / median([library_one_call(data, cols, rows) for _ in range(runs)])
+                    cpu_ratio = median(CPU_SECONDS) / ours_cpu
                 if have_tmux:
                     path = tmp / f"{name}.bin"
                     path.write_bytes(data)
@@ -173,7 +186,7 @@ def bench_ingest(runs: int, size: int, pyte_size: int, ghostty: bool) -> None:
                 )
                 print(
                     f"  {name:<8} {cols}x{rows:<4} {ours:12.1f} {lib:11.1f} {ours / lib:6.2f}"
-                    f" {tmux:7.1f} {ours / tmux:8.2f} {pyte:6.2f}"
+                    f" {cpu_ratio:6.2f} {tmux:7.1f} {ours / tmux:8.2f} {pyte:6.2f}"
                 )
 
 
@@ -354,6 +367,65 @@ def bench_memory(backends: list[str], tabs: int = 8) -> None:
         del keep
 
 
+# --- end to end ------------------------------------------------------------------------
+
+
+async def bench_end_to_end(megabytes: int, runs: int) -> None:
+    """`cat` of a file in a device shell through agent, platform and a TerminalPane,
+    beside bench/session.py's bare tunnel (the same stack, its source client reading
+    the frames and dropping them) in the same run."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import session as bare_bench  # bench/session.py: its stack and its measurement
+    from textual.app import App, ComposeResult
+
+    from tui.terminal.pane import TerminalPane
+
+    readable = asyncio.Event()
+    readable.set()
+
+    def on_backlog(high: bool) -> None:
+        # What the dashboard's session does: stop reading the WebSocket meanwhile.
+        if high:
+            readable.clear()
+        else:
+            readable.set()
+
+    class SessionApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TerminalPane(on_backlog=on_backlog)
+
+    async def through_pane(tunnel: object, pane: TerminalPane, path: Path, tag: int) -> float:
+        await bare_bench.settle(tunnel, tag)
+        marker = f"C{tag}D"
+        start = time.perf_counter()
+        await tunnel.type(f"cat {path}; echo C$(({tag}+0))D\r")
+        tail = ""
+        while marker not in tail:
+            await readable.wait()
+            chunk = await tunnel.read()
+            pane.feed(chunk.encode())
+            tail = (tail + chunk)[-4096:]
+        await pane.wait_drained(120)
+        return time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory(prefix="iotunnel-bench-") as tmp:
+        workdir = Path(tmp)
+        text = workdir / "text.txt"
+        mb = bare_bench.make_text(text, megabytes) / 1e6
+        async with bare_bench.stack(workdir) as tunnel:
+            bare = [await bare_bench.throughput(tunnel, text, i) for i in range(runs)]
+            app = SessionApp()
+            async with app.run_test(size=(120, 40)):
+                pane = app.query_one(TerminalPane)
+                ours = [await through_pane(tunnel, pane, text, 100 + i) for i in range(runs)]
+    bare_rate, pane_rate = mb / median(bare), mb / median(ours)
+    print(
+        f"end to end, cat {mb:.0f} MB through agent + platform, median of {runs}:"
+        f" bare tunnel {bare_rate:.1f} MB/s, into a TerminalPane (120x40) {pane_rate:.1f}"
+        f" MB/s, ratio {pane_rate / bare_rate:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -361,6 +433,9 @@ def main() -> None:
     parser.add_argument("--pyte-mb", type=float, default=1.0, help="MB for the slow pyte figure")
     parser.add_argument("--flood-mb", type=float, default=20.0)
     parser.add_argument("--skip", default="", help="comma list: ingest,pane,repaint,memory")
+    parser.add_argument(
+        "--e2e-mb", type=int, default=0, help="also cat this many MB through agent+platform"
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     from tui.terminal.backends import ghostty_available
@@ -376,6 +451,8 @@ def main() -> None:
         bench_repaint(args.runs, backends)
     if "memory" not in skip:
         bench_memory(backends)
+    if args.e2e_mb:
+        asyncio.run(bench_end_to_end(args.e2e_mb, args.runs))
 
 
 if __name__ == "__main__":

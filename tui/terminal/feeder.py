@@ -39,8 +39,10 @@ class OutputQueue:
         on_backlog: Callable[[bool], None] | None = None,
         high_water: int = HIGH_WATER_BYTES,
         low_water: int = LOW_WATER_BYTES,
+        piece_bytes: int = PIECE_BYTES,
     ) -> None:
         self._feed = feed
+        self.piece_bytes = max(1, piece_bytes)
         self._after_slice = after_slice
         self._on_backlog = on_backlog
         self.high_water = max(1, high_water)
@@ -94,15 +96,15 @@ class OutputQueue:
 
     async def drain(self) -> None:
         """Feed in slices of about SLICE_SECONDS until the backlog is empty."""
-        pending = self._pending
+        pending, piece = self._pending, self.piece_bytes
         try:
             while pending:
                 deadline = perf_counter() + SLICE_SECONDS
                 while pending and perf_counter() < deadline:
                     view = pending.popleft()
-                    if len(view) > PIECE_BYTES:
-                        pending.appendleft(view[PIECE_BYTES:])
-                        view = view[:PIECE_BYTES]
+                    if len(view) > piece:
+                        pending.appendleft(view[piece:])
+                        view = view[:piece]
                     self.pending_bytes -= len(view)
                     self._feed(bytes(view))
                 self._after_slice()

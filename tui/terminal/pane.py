@@ -24,7 +24,7 @@ from textual.widget import Widget
 
 from tui.terminal.backend import Attrs, BellRang, TerminalBackend, TitleChange
 from tui.terminal.backends import make_backend
-from tui.terminal.feeder import HIGH_WATER_BYTES, LOW_WATER_BYTES, OutputQueue
+from tui.terminal.feeder import HIGH_WATER_BYTES, LOW_WATER_BYTES, PIECE_BYTES, OutputQueue
 from tui.terminal.links import LINK_CLASS, HyperlinkSupport
 from tui.terminal.mouse import MouseForwarding
 from tui.terminal.pane_input import KeyboardInput
@@ -165,6 +165,8 @@ class TerminalPane(
             on_backlog=on_backlog,
             high_water=high_water,
             low_water=low_water,
+            # A fast emulator takes bigger pieces: each call has a fixed cost.
+            piece_bytes=getattr(self._backend, "piece_bytes", PIECE_BYTES),
         )
         self._drain_task: asyncio.Task[None] | None = None
         self._dirty: set[int] = set()
