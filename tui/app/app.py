@@ -11,6 +11,7 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 from rich.console import RenderableType
 from textual import events, on
@@ -20,12 +21,14 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Input, Static, TabbedContent
 
+from tui.app.audit_view import AuditScreen
 from tui.app.commands import DeviceCommands
 from tui.app.config import DEFAULT_THEME, AppConfig
 from tui.app.countdown import token_notice
 from tui.app.device_table import DeviceTable
 from tui.app.dialogs import ConfirmScreen
 from tui.app.filter_input import FilterInput
+from tui.app.fleet_views import ExecHistory, ExecPrompt, ExecRequest, FleetResultsScreen
 from tui.app.help import HelpScreen, dashboard_help_sections
 from tui.app.keygate import KeyGate, ScreenOpening, app_settled, dispatch_key
 from tui.app.keys import APP_BINDINGS, TERMINAL_ACTIONS
@@ -38,6 +41,11 @@ from tui.app.tunnel_tab import TabStatus, TunnelTab
 from tui.app.tunnels import DashboardApi, TokenStoreLike, failure_line
 from tui.app.usernames import UsernameStore
 from tui.iotda.models import Device, DeviceStatus
+from tui.session.audit import AuditLog
+from tui.session.exec import ExecLogin
+from tui.session.exec_tunnel import ExecApi
+from tui.session.fleet_exec import FleetExec, FleetTarget
+from tui.session.tokens import TokenStore
 from tui.terminal import TerminalPane
 
 log = logging.getLogger(__name__)
@@ -63,6 +71,8 @@ class IoTunnelApp(App[None]):
         profile_name: str | None = None,
         login_hint: str | None = None,
         remembered_theme: RememberedTheme | None = None,
+        audit: AuditLog | None = None,
+        exec_history: ExecHistory | None = None,
     ) -> None:
         self.client = client
         self.session_factory = session_factory
@@ -75,6 +85,8 @@ class IoTunnelApp(App[None]):
         self.login_hint = login_hint  # a line under the login fields (the demo's login)
         self.profile_name = profile_name
         self.remembered_theme = remembered_theme
+        self.audit = audit or AuditLog()
+        self.exec_history = exec_history or ExecHistory()
         super().__init__()
         self.key_gate = KeyGate(self._dispatch_key, self._keys_settled, self.call_later)
         self.key_gate.screen_wait = ScreenOpening(self)
@@ -182,6 +194,50 @@ class IoTunnelApp(App[None]):
         self.notify(line, title=f"Could not {doing}", severity="error", timeout=8)
         return line
 
+    # --- a command on many devices (the exec engine), the audit log ----------------------
+
+    def on_device_table_marks_changed(self, event: DeviceTable.MarksChanged) -> None:
+        self.update_summary()
+
+    def action_run_on_marked(self) -> None:
+        """x: a command on the marked devices (or the selected one), results live."""
+        table = self.device_table
+        devices = table.marked_devices() or (
+            [table.selected_device] if table.selected_device is not None else []
+        )
+        if not devices:
+            return
+        names = {d.device_id: d.display_name for d in devices}
+        targets = [FleetTarget(d.device_id, str(d.status)) for d in devices]
+
+        def make_runner(command: str, login: ExecLogin, **kwargs: Any) -> FleetExec:
+            # the line typed is run by the device's shell, pipes and all
+            return FleetExec(
+                cast(ExecApi, self.client),
+                ["sh", "-c", command],
+                login,
+                token_store=cast(TokenStore, self.token_store),
+                audit=self.audit,
+                **kwargs,
+            )
+
+        def answered(request: ExecRequest | None) -> None:
+            if request is not None:
+                self.exec_history.add(request.command)
+                self.push_screen(FleetResultsScreen(request, targets, names, make_runner))
+
+        username = self.usernames.get(devices[0].device_id)
+        prompt = ExecPrompt(list(names.values()), self.exec_history.entries(), username)
+        self.push_screen(prompt, answered)
+
+    def on_fleet_results_screen_open_shell(self, event: FleetResultsScreen.OpenShell) -> None:
+        device = self.device_table.device(event.device_id)
+        if device is not None:
+            self.ops.open_tunnel(device)
+
+    def action_audit_log(self) -> None:
+        self.push_screen(AuditScreen(self.audit))
+
     # --- waiting on state (tests, bench) -------------------------------------------------
 
     def state_changed(self) -> None:
@@ -248,6 +304,9 @@ class IoTunnelApp(App[None]):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Close all tunnels", "Close every open tunnel", self.ops.close_all)
         yield SystemCommand("Refresh", "Reload devices and tunnels", self.listing.refresh_all)
+        yield SystemCommand(
+            "Audit log", "Who opened which tunnel and ran what", self.action_audit_log
+        )
         for name in sorted(self.theme_set.themes):
             yield SystemCommand(
                 f"Switch theme: {name}", "Use this theme", lambda n=name: self._apply_theme(n)
@@ -269,6 +328,8 @@ class IoTunnelApp(App[None]):
             parts.append(f"{table.shown} of {table.total} devices · {online} online")
         if table.query:
             parts.append(f"filter: {table.query}")
+        if table.marked:
+            parts.append(f"{len(table.marked)} marked · x runs a command")
         unreachable = self.listing.unreachable
         if unreachable is not None:
             wait = max(0, math.ceil(self.listing.retry_at - self.clock()))

@@ -7,11 +7,13 @@ from collections.abc import Callable
 
 from tui.app.app import IoTunnelApp
 from tui.app.config import AppConfig
+from tui.app.fleet_views import ExecHistory
 from tui.app.remembered import RememberedTheme
 from tui.app.session_api import SessionFactory
 from tui.app.themes import ThemeSet, load_themes
 from tui.app.tunnels import DashboardApi, TokenStoreLike
 from tui.app.usernames import UsernameStore
+from tui.session.audit import AuditContext, AuditLog
 from tui.session.events import SessionEvent
 from tui.session.tokens import TokenStore
 
@@ -59,6 +61,8 @@ def make_app(
     profile_name: str | None = None,
     login_hint: str | None = None,
     remembered_theme: RememberedTheme | None = None,
+    audit: AuditLog | None = None,
+    exec_history: ExecHistory | None = None,
 ) -> IoTunnelApp:
     """Build the app with everything outside injected; defaults are the real parts."""
     config = config or AppConfig()
@@ -74,4 +78,7 @@ def make_app(
         profile_name=profile_name,
         login_hint=login_hint,
         remembered_theme=remembered_theme or RememberedTheme(),
+        audit=audit
+        or AuditLog(context=AuditContext(endpoint=str(client.endpoint), profile=profile_name)),
+        exec_history=exec_history or ExecHistory(),
     )

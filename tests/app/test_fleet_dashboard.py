@@ -1,0 +1,75 @@
+"""Issue 11 in the dashboard: mark devices, run a command on them, read the results live,
+a device's full output, a shell from there; the audit log in the palette. Against the real
+local platform and real pty agents."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from tests.app.support import burst, dashboard_env, typed, wait_for, wait_for_dialog
+from tests.app.test_behaviour import SIZE, phase
+from tui.app.audit_view import AuditScreen
+from tui.app.dialogs import LoginScreen
+from tui.app.fleet_views import ExecPrompt, FleetResultsScreen, OutputScreen
+
+AGENTS = ("boiler_0001", "pump_0001")
+
+
+def results(app) -> dict[str, str]:
+    screen = app.screen
+    if not isinstance(screen, FleetResultsScreen):
+        return {}
+    return {device_id: r.status for device_id, r in screen.results.items()}
+
+
+async def test_mark_run_read_results_open_output_and_a_shell_then_the_audit_log() -> None:
+    async with dashboard_env(agents=AGENTS) as env:
+        app = env.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(app, lambda: app.devices_done.is_set())
+            table = app.device_table
+            # mark the two devices with agents: filter, * marks what is shown
+            burst(app, *typed("/0001\r"), "asterisk")
+            await wait_for(app, lambda: set(table.marked) >= set(AGENTS))
+            marked = set(table.marked)
+            assert "marked" in str(app.query_one("#summary").render())
+            burst(app, "x")
+            await wait_for_dialog(app, ExecPrompt)
+            burst(app, *typed("echo fleet-$((20+22)); hostname >/dev/null\tdemo\tdemo\r"))
+            await wait_for(app, lambda: isinstance(app.screen, FleetResultsScreen))
+            screen = app.screen
+            await wait_for(app, lambda: screen.done, timeout=60)
+            assert {d: s for d, s in results(app).items() if d in AGENTS} == dict.fromkeys(
+                AGENTS, "ok"
+            )
+            for device_id in marked - set(AGENTS):  # seeded devices without an agent
+                assert results(app)[device_id] != "ok"
+            grid = screen.query_one(DataTable)
+            assert grid.row_count == len(marked)
+            # enter on a row: the device's whole output
+            grid.move_cursor(row=grid.get_row_index("boiler_0001"))
+            await pilot.press("enter")
+            await wait_for(app, lambda: isinstance(app.screen, OutputScreen))
+            assert b"fleet-42" in app.screen.result.output
+            await pilot.press("escape")
+            await wait_for(app, lambda: app.screen is screen)
+            # o: a shell on that device
+            await pilot.press("o")
+            await wait_for_dialog(app, LoginScreen)
+            await pilot.press("escape")
+            await wait_for(app, lambda: phase(app) is not None)
+            # the command is remembered for the next prompt (history)
+            assert app.exec_history.entries()[-1].startswith("echo fleet-")
+            # the palette's audit log lists the exec
+            app.action_audit_log()
+            await wait_for(
+                app,
+                lambda: (
+                    isinstance(app.screen, AuditScreen)
+                    and bool(app.screen.query(DataTable))
+                    and app.screen.query_one(DataTable).row_count >= 2
+                ),
+            )
+            audit_rows = app.screen.query_one(DataTable)
+            actions = {str(audit_rows.get_row_at(i)[1]) for i in range(audit_rows.row_count)}
+            assert {"exec.start", "exec.end"} <= actions
