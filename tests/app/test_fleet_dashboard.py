@@ -73,3 +73,36 @@ async def test_mark_run_read_results_open_output_and_a_shell_then_the_audit_log(
             audit_rows = app.screen.query_one(DataTable)
             actions = {str(audit_rows.get_row_at(i)[1]) for i in range(audit_rows.row_count)}
             assert {"exec.start", "exec.end"} <= actions
+
+
+async def test_broadcast_types_once_into_every_marked_session_until_ctrl_close_bracket() -> None:
+    from tests.app.test_behaviour import open_and_login, tab
+
+    async with dashboard_env(agents=AGENTS) as env:
+        app = env.app()
+        async with app.run_test(size=SIZE) as pilot:
+            first = await open_and_login(app, pilot, "boiler_0001")
+            await pilot.press("ctrl+right_square_bracket")
+            second = await open_and_login(app, pilot, "pump_0001")
+            app.broadcast.all_tabs()  # the palette's "Broadcast to all tabs"
+            await pilot.pause()
+            assert "BROADCAST to 2" in str(first.query_one("#tab-status").render())
+            assert second.pane.has_focus
+            burst(app, *typed("echo bc-$((3*3))\r"))
+            await wait_for(app, lambda: "bc-9" in first.pane.screen_text())
+            await wait_for(app, lambda: "bc-9" in second.pane.screen_text())
+            await pilot.press("ctrl+right_square_bracket")  # ends the broadcast
+            assert not app.broadcast.active
+            assert "BROADCAST" not in str(second.query_one("#tab-status").render())
+            # b on a tab's status line adds it; a session that ends leaves with a notice
+            app.activate_tab(first)
+            await pilot.pause()
+            first.query_one("#tab-status").focus()
+            await pilot.press("b")
+            await wait_for(app, lambda: app.broadcast.members == {first.id})
+            await first.stop()
+            await wait_for(app, lambda: not app.broadcast.active)
+            assert any("left the broadcast" in n.message for n in app._notifications)
+            assert tab(app, "pump_0001") is second
+    actions = [r.action for r in app.audit.read()]
+    assert actions.count("broadcast.on") >= 2 and "broadcast.off" in actions

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, cast
 
 from rich.console import RenderableType
 from textual import events, on
@@ -22,13 +21,14 @@ from textual.theme import Theme
 from textual.widgets import Footer, Input, Static, TabbedContent
 
 from tui.app.audit_view import AuditScreen
+from tui.app.broadcast import Broadcast
 from tui.app.commands import DeviceCommands
 from tui.app.config import DEFAULT_THEME, AppConfig
 from tui.app.countdown import token_notice
 from tui.app.device_table import DeviceTable
 from tui.app.dialogs import ConfirmScreen
 from tui.app.filter_input import FilterInput
-from tui.app.fleet_views import ExecHistory, ExecPrompt, ExecRequest, FleetResultsScreen
+from tui.app.fleet_views import ExecHistory, FleetCommands, FleetResultsScreen
 from tui.app.help import HelpScreen, dashboard_help_sections
 from tui.app.keygate import KeyGate, ScreenOpening, app_settled, dispatch_key
 from tui.app.keys import APP_BINDINGS, TERMINAL_ACTIONS
@@ -42,10 +42,6 @@ from tui.app.tunnels import DashboardApi, TokenStoreLike, failure_line
 from tui.app.usernames import UsernameStore
 from tui.iotda.models import Device, DeviceStatus
 from tui.session.audit import AuditLog
-from tui.session.exec import ExecLogin
-from tui.session.exec_tunnel import ExecApi
-from tui.session.fleet_exec import FleetExec, FleetTarget
-from tui.session.tokens import TokenStore
 from tui.terminal import TerminalPane
 
 log = logging.getLogger(__name__)
@@ -97,6 +93,8 @@ class IoTunnelApp(App[None]):
         # the platform work: objects the app owns, which see it only as a DashboardHost
         self.listing = DeviceListing(self)
         self.ops = TunnelOperations(self, self.listing)
+        self.fleet = FleetCommands(self, self.audit, self.exec_history)
+        self.broadcast = Broadcast(self, self.audit)
 
     # --- layout --------------------------------------------------------------------------
 
@@ -166,10 +164,14 @@ class IoTunnelApp(App[None]):
     def on_tunnel_tab_login_needed(self, event: TunnelTab.LoginNeeded) -> None:
         self.ops.login_needed(event.tab, event.error)
 
+    def on_tunnel_tab_broadcast_toggled(self, event: TunnelTab.BroadcastToggled) -> None:
+        self.broadcast.toggle(event.tab)
+
     def on_tunnel_tab_renew_requested(self, event: TunnelTab.RenewRequested) -> None:
         self.ops.request_renew(event.tab)
 
     def on_tunnel_tab_phase_changed(self, event: TunnelTab.PhaseChanged) -> None:
+        self.broadcast.tab_changed(event.tab)
         self.listing.update_badges()
         self.update_summary()
 
@@ -201,34 +203,7 @@ class IoTunnelApp(App[None]):
 
     def action_run_on_marked(self) -> None:
         """x: a command on the marked devices (or the selected one), results live."""
-        table = self.device_table
-        devices = table.marked_devices() or (
-            [table.selected_device] if table.selected_device is not None else []
-        )
-        if not devices:
-            return
-        names = {d.device_id: d.display_name for d in devices}
-        targets = [FleetTarget(d.device_id, str(d.status)) for d in devices]
-
-        def make_runner(command: str, login: ExecLogin, **kwargs: Any) -> FleetExec:
-            # the line typed is run by the device's shell, pipes and all
-            return FleetExec(
-                cast(ExecApi, self.client),
-                ["sh", "-c", command],
-                login,
-                token_store=cast(TokenStore, self.token_store),
-                audit=self.audit,
-                **kwargs,
-            )
-
-        def answered(request: ExecRequest | None) -> None:
-            if request is not None:
-                self.exec_history.add(request.command)
-                self.push_screen(FleetResultsScreen(request, targets, names, make_runner))
-
-        username = self.usernames.get(devices[0].device_id)
-        prompt = ExecPrompt(list(names.values()), self.exec_history.entries(), username)
-        self.push_screen(prompt, answered)
+        self.fleet.run_on_marked()
 
     def on_fleet_results_screen_open_shell(self, event: FleetResultsScreen.OpenShell) -> None:
         device = self.device_table.device(event.device_id)
@@ -307,6 +282,11 @@ class IoTunnelApp(App[None]):
         yield SystemCommand(
             "Audit log", "Who opened which tunnel and ran what", self.action_audit_log
         )
+        yield SystemCommand(
+            "Broadcast to all tabs", "Typing goes to every open session", self.broadcast.all_tabs
+        )
+        if self.broadcast.active:
+            yield SystemCommand("Stop broadcast", "Typing goes to one session", self.broadcast.stop)
         for name in sorted(self.theme_set.themes):
             yield SystemCommand(
                 f"Switch theme: {name}", "Use this theme", lambda n=name: self._apply_theme(n)
@@ -372,6 +352,7 @@ class IoTunnelApp(App[None]):
         """ctrl+]: to the device list, on the device of the session left (so that `r`,
         `c`, `/` act at once); enter or `i` goes back into the session."""
         event.stop()
+        self.broadcast.stop()  # ctrl+] always ends a broadcast
         focused = self.focused
         ancestors = focused.ancestors if focused is not None else []
         tab = next((n for n in ancestors if isinstance(n, TunnelTab)), None)

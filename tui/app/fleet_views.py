@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.text import Text
 from textual import on, work
@@ -23,9 +23,13 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
+from tui.app.host import DashboardHost
 from tui.iotda.localstate import locked_private, state_dir, write_private_json
+from tui.session.audit import AuditLog
 from tui.session.exec import ExecLogin, ExecResult
+from tui.session.exec_tunnel import ExecApi
 from tui.session.fleet_exec import FINISHED, FleetExec, FleetProgress, FleetTarget
+from tui.session.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -310,3 +314,43 @@ class OutputScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss()
+
+
+class FleetCommands:
+    """`x` in the device list: the prompt, then the results screen running the engine."""
+
+    def __init__(self, host: DashboardHost, audit: AuditLog, history: ExecHistory) -> None:
+        self.host = host
+        self.audit = audit
+        self.history = history
+
+    def make_runner(self, command: str, login: ExecLogin, **kwargs: Any) -> FleetExec:
+        # the line typed is run by the device's shell, pipes and all
+        return FleetExec(
+            cast(ExecApi, self.host.client),
+            ["sh", "-c", command],
+            login,
+            token_store=cast(TokenStore, self.host.token_store),
+            audit=self.audit,
+            **kwargs,
+        )
+
+    def run_on_marked(self) -> None:
+        table = self.host.device_table
+        selected = table.selected_device
+        devices = table.marked_devices() or ([selected] if selected is not None else [])
+        if not devices:
+            return
+        names = {d.device_id: d.display_name for d in devices}
+        # offline devices are reported as such, not tried (as `iotunnel exec --all`)
+        targets = [FleetTarget(d.device_id, str(d.status)) for d in devices]
+
+        def answered(request: ExecRequest | None) -> None:
+            if request is not None:
+                self.history.add(request.command)
+                screen = FleetResultsScreen(request, targets, names, self.make_runner)
+                self.host.push_screen(screen)
+
+        username = self.host.usernames.get(devices[0].device_id)
+        prompt = ExecPrompt(list(names.values()), self.history.entries(), username)
+        self.host.push_screen(prompt, answered)

@@ -52,7 +52,15 @@ class TunnelTab(TabPane):
         Binding("l", "login", "Log in", id="tab.login"),
         Binding("r", "renew", "Renew token", id="tab.renew"),
         Binding("i", "focus_terminal", "Terminal", id="tab.terminal"),
+        Binding("b", "broadcast", "Broadcast", id="tab.broadcast"),
     ]
+
+    class BroadcastToggled(Message):
+        """`b`: this tab in or out of the broadcast of typed input."""
+
+        def __init__(self, tab: TunnelTab) -> None:
+            self.tab = tab
+            super().__init__()
 
     class LoginNeeded(Message):
         def __init__(self, tab: TunnelTab, error: str | None = None) -> None:
@@ -102,6 +110,10 @@ class TunnelTab(TabPane):
         self._reconnect_text = "reconnecting"
         self._shell_boundary = False
         self._refused_notice = False
+        # set by the app while this tab is in a broadcast: (tab, bytes) -> sends to all;
+        # `broadcast_size` is shown in the status line of every receiving tab
+        self.broadcast: Callable[[TunnelTab, bytes], None] | None = None
+        self.broadcast_size = 0
 
     def compose(self) -> ComposeResult:
         yield TabStatus(id="tab-status", classes="tab-status")
@@ -180,6 +192,13 @@ class TunnelTab(TabPane):
             self.session.login(username, password)
 
     def _send_input(self, data: bytes) -> None:
+        if self.broadcast is not None:
+            self.broadcast(self, data)  # typed once, sent to every tab in the broadcast
+            return
+        self.send_input(data)
+
+    def send_input(self, data: bytes) -> None:
+        """Bytes typed for this tab's shell (by its pane, or a broadcast)."""
         if self.session is not None and self.phase not in ("expired", "ended", "closed"):
             self.session.send_input(data)  # the session holds what it cannot send yet
             return
@@ -322,6 +341,11 @@ class TunnelTab(TabPane):
 
     def render_status(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
+        if self.broadcast_size:
+            text.append(
+                f" BROADCAST to {self.broadcast_size} · ctrl+] ends it ",
+                style=f"bold reverse {self.colours.get('warning', '')}",
+            )
         text.append(f" {self.device.display_name} ", style="bold")
         text.append(f"· {self.detail} ")
         left = self.seconds_left()
@@ -370,6 +394,9 @@ class TunnelTab(TabPane):
     def action_login(self) -> None:
         if self.session is not None and self.phase in ("login", "late", "gone", "waiting"):
             self.post_message(self.LoginNeeded(self))
+
+    def action_broadcast(self) -> None:
+        self.post_message(self.BroadcastToggled(self))
 
     def action_renew(self) -> None:
         self.post_message(self.RenewRequested(self))
