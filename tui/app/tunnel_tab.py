@@ -52,7 +52,8 @@ class TunnelTab(TabPane):
         Binding("l", "login", "Log in", id="tab.login"),
         Binding("r", "renew", "Renew token", id="tab.renew"),
         Binding("i", "focus_terminal", "Terminal", id="tab.terminal"),
-        Binding("b", "broadcast", "Broadcast", id="tab.broadcast"),
+        # in the help and the palette; the footer of a tab is full at 80 columns
+        Binding("b", "broadcast", "Broadcast", show=False, id="tab.broadcast"),
     ]
 
     class BroadcastToggled(Message):
