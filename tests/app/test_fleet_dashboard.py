@@ -106,3 +106,24 @@ async def test_broadcast_types_once_into_every_marked_session_until_ctrl_close_b
             assert tab(app, "pump_0001") is second
     actions = [r.action for r in app.audit.read()]
     assert actions.count("broadcast.on") >= 2 and "broadcast.off" in actions
+
+
+async def test_the_dashboard_audits_tunnels_and_sessions() -> None:
+    from tests.app.test_behaviour import open_and_login, tab
+    from tui.app.dialogs import ConfirmScreen
+
+    async with dashboard_env(agents=("boiler_0001",)) as env:
+        app = env.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await open_and_login(app, pilot, "boiler_0001")
+            await pilot.press("ctrl+right_square_bracket", "c")
+            await wait_for_dialog(app, ConfirmScreen)
+            await pilot.press("y")
+            await wait_for(app, lambda: tab(app) is None)
+    records = [r for r in app.audit.read() if r.device_id == "boiler_0001"]
+    actions = [r.action for r in records]
+    assert actions[:2] == ["tunnel.create", "session.login"]
+    assert "session.end" in actions and actions[-1] == "tunnel.close"
+    login = records[1]
+    assert login.detail == "login user demo" and "demo" not in (login.command or "")
+    assert all(r.endpoint == env.client.endpoint for r in records)

@@ -92,7 +92,7 @@ class IoTunnelApp(App[None]):
         self._changed = asyncio.Event()
         # the platform work: objects the app owns, which see it only as a DashboardHost
         self.listing = DeviceListing(self)
-        self.ops = TunnelOperations(self, self.listing)
+        self.ops = TunnelOperations(self, self.listing, self.audit)
         self.fleet = FleetCommands(self, self.audit, self.exec_history)
         self.broadcast = Broadcast(self, self.audit)
 
@@ -171,6 +171,7 @@ class IoTunnelApp(App[None]):
         self.ops.request_renew(event.tab)
 
     def on_tunnel_tab_phase_changed(self, event: TunnelTab.PhaseChanged) -> None:
+        self.ops.phase_changed(event.tab, event.previous)
         self.broadcast.tab_changed(event.tab)
         self.listing.update_badges()
         self.update_summary()

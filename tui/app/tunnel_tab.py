@@ -75,8 +75,9 @@ class TunnelTab(TabPane):
             super().__init__()
 
     class PhaseChanged(Message):
-        def __init__(self, tab: TunnelTab) -> None:
+        def __init__(self, tab: TunnelTab, previous: str = "") -> None:
             self.tab = tab
+            self.previous = previous
             super().__init__()
 
     def __init__(
@@ -324,12 +325,12 @@ class TunnelTab(TabPane):
     # --- display ---------------------------------------------------------------------------
 
     def set_phase(self, phase: str, detail: str) -> None:
-        changed = phase != self.phase
+        previous = self.phase
         self.phase, self.detail = phase, detail
         if self.is_mounted:
             self.render_status()
-        if changed:
-            self.post_message(self.PhaseChanged(self))
+        if phase != previous:
+            self.post_message(self.PhaseChanged(self, previous))
 
     def seconds_left(self) -> int | None:
         if self.stored is None:
