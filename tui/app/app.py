@@ -26,7 +26,6 @@ from tui.app.commands import DeviceCommands
 from tui.app.config import DEFAULT_THEME, AppConfig
 from tui.app.countdown import token_notice
 from tui.app.device_table import DeviceTable
-from tui.app.dialogs import ConfirmScreen
 from tui.app.filter_input import FilterInput
 from tui.app.fleet_views import ExecHistory, FleetCommands, FleetResultsScreen
 from tui.app.help import HelpScreen, dashboard_help_sections
@@ -433,30 +432,7 @@ class IoTunnelApp(App[None]):
         self.push_screen(HelpScreen(sections, dict(self._keymap)))
 
     async def action_quit(self) -> None:
-        live = [tab for tab in self.tabs() if tab.is_live]
-        if not live:
-            self.exit()
-            return
-
-        async def close_and_quit() -> None:
-            for tab in live:
-                await tab.stop()
-            self.exit()
-
-        if not self.config.confirm:
-            await close_and_quit()
-            return
-
-        async def answered(yes: bool | None) -> None:
-            if yes:
-                await close_and_quit()
-
-        count = len(live)
-        names = ", ".join(tab.device.display_name for tab in live)
-        question = (
-            f"{count} session{'s are' if count != 1 else ' is'} open ({names}). Close and quit?"
-        )
-        self.push_screen(ConfirmScreen(question, "Quit"), answered)
+        await self.ops.quit()
 
     # --- countdown ------------------------------------------------------------------------
 

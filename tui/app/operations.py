@@ -365,3 +365,30 @@ class TunnelOperations:
             self.host.screen.remove_class("-zoomed")
             self.host.device_table.focus()
         self.host.update_summary()
+
+    async def quit(self) -> None:
+        """Quit; live sessions are closed first, after a question naming them."""
+        live = [tab for tab in self.host.tabs() if tab.is_live]
+        if not live:
+            self.host.exit()
+            return
+
+        async def close_and_quit() -> None:
+            for tab in live:
+                await tab.stop()
+            self.host.exit()
+
+        if not self.host.config.confirm:
+            await close_and_quit()
+            return
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await close_and_quit()
+
+        count = len(live)
+        names = ", ".join(tab.device.display_name for tab in live)
+        question = (
+            f"{count} session{'s are' if count != 1 else ' is'} open ({names}). Close and quit?"
+        )
+        self.host.push_screen(ConfirmScreen(question, "Quit"), answered)
