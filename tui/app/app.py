@@ -170,7 +170,6 @@ class IoTunnelApp(App[None]):
         self.ops.request_renew(event.tab)
 
     def on_tunnel_tab_phase_changed(self, event: TunnelTab.PhaseChanged) -> None:
-        self.ops.phase_changed(event.tab, event.previous)
         self.broadcast.tab_changed(event.tab)
         self.listing.update_badges()
         self.update_summary()

@@ -241,17 +241,19 @@ class FleetResultsScreen(Screen[None]):
         device_id = progress.device_id
         if progress.phase != FINISHED or progress.result is None:
             self.running.add(device_id)
-            table.update_cell(device_id, "status", _status_text(None, True))
+            table.update_cell(device_id, "status", _status_text(None, True), update_width=True)
             return
         result = progress.result
         self.running.discard(device_id)
         self.results[device_id] = result
-        table.update_cell(device_id, "status", _status_text(result, False))
+        table.update_cell(device_id, "status", _status_text(result, False), update_width=True)
         table.update_cell(
             device_id, "exit", "" if result.exit_code is None else str(result.exit_code)
         )
-        table.update_cell(device_id, "time", f"{result.duration_ms / 1000:.1f} s")
-        table.update_cell(device_id, "last", result.error or result.last_line())
+        table.update_cell(
+            device_id, "time", f"{result.duration_ms / 1000:.1f} s", update_width=True
+        )
+        table.update_cell(device_id, "last", result.error or result.last_line(), update_width=True)
         self._update_title()
 
     def _selected_device(self) -> str | None:

@@ -57,6 +57,7 @@ class TunnelOperations:
                 countdown=self.host.config.countdown,
                 connect_timeout=self.host.config.connect_timeout,
                 on_change=self.host.state_changed,
+                on_phase=self.phase_changed,
                 colours=self.host.theme_variables,
             )
             self.host.tunnel_tabs.display = True

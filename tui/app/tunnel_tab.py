@@ -89,6 +89,7 @@ class TunnelTab(TabPane):
         countdown: Countdown,
         connect_timeout: float,
         on_change: Callable[[], None] = lambda: None,
+        on_phase: Callable[[TunnelTab, str], None] = lambda tab, previous: None,
         colours: dict[str, str] | None = None,
     ) -> None:
         super().__init__(device.display_name, id=tab_id_for(device.device_id))
@@ -109,6 +110,7 @@ class TunnelTab(TabPane):
         self._late_timer: Timer | None = None
         self._generation = 0
         self._on_change = on_change
+        self._on_phase = on_phase  # called at once (the audit must not miss a quit's end)
         self._reconnect_text = "reconnecting"
         self._shell_boundary = False
         self._refused_notice = False
@@ -330,6 +332,7 @@ class TunnelTab(TabPane):
         if self.is_mounted:
             self.render_status()
         if phase != previous:
+            self._on_phase(self, previous)
             self.post_message(self.PhaseChanged(self, previous))
 
     def seconds_left(self) -> int | None:
