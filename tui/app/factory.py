@@ -18,12 +18,22 @@ from tui.session.events import SessionEvent
 from tui.session.tokens import TokenStore
 
 
-def default_session_factory(clock: Callable[[], float], record: bool = False) -> SessionFactory:
+def default_session_factory(
+    clock: Callable[[], float],
+    record: bool = False,
+    client: object | None = None,
+    allow_extensions: bool | None = None,
+) -> SessionFactory:
     """Real `TunnelSession`s sharing the app's clock for token expiry.
 
     With `record`, each session's output goes to an asciicast file under
     `$XDG_STATE_HOME/iotunnel/recordings/` (0600) that `iotunnel replay` plays.
+    `client` (the app's IoTDAClient) tells the session whether it talks to iotunnel's
+    own platform (extensions: resize, resume; `allow_extensions` None = auto) and lets it
+    ask the REST API whether the device is there while it reconnects.
     """
+    # a stand-in client (the snapshot tests' fixtures) has no platform header to tell
+    state_source = client if hasattr(client, "platform_is_iotunnel") else None
     from tui.session.recorder import Recorder
     from tui.session.session import TunnelSession
 
@@ -43,6 +53,8 @@ def default_session_factory(clock: Callable[[], float], record: bool = False) ->
             on_event=on_event,
             expires_at=expires_at,
             recorder=recorder,
+            client=state_source,  # type: ignore[arg-type]
+            allow_extensions=allow_extensions,
         )
 
     return make
@@ -68,7 +80,8 @@ def make_app(
     config = config or AppConfig()
     return IoTunnelApp(
         client=client,
-        session_factory=session_factory or default_session_factory(clock, config.record_sessions),
+        session_factory=session_factory
+        or default_session_factory(clock, config.record_sessions, client=client),
         clock=clock,
         config=config,
         token_store=token_store if token_store is not None else TokenStore(),

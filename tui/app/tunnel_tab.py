@@ -258,7 +258,9 @@ class TunnelTab(TabPane):
             self._on_disconnect(event)
         elif isinstance(event, Reconnecting):
             self._cancel_late_timer()
-            self._reconnect_text = f"reconnecting ({event.attempt}/{event.limit})"
+            # no limit: the session retries while the token is valid
+            count = f"{event.attempt}/{event.limit}" if event.limit else f"attempt {event.attempt}"
+            self._reconnect_text = f"reconnecting ({count})"
             self.set_phase("reconnecting", f"{self._reconnect_text} in {event.delay:g} s")
         elif isinstance(event, Ended):
             self._on_ended(event)
