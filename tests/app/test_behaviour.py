@@ -144,11 +144,14 @@ async def test_device_that_never_connects_is_reported_after_the_timeout() -> Non
             assert "did not connect within 1 s" in tab(app, "boiler_0002").detail
 
 
-async def test_dropped_websocket_reconnects_and_asks_for_login_again() -> None:
+async def test_dropped_websocket_reconnects_and_resumes_the_shell() -> None:
+    # with our agent and platform the session resumes the same shell after a drop
+    # (contract 3/4: the `resume` extension); no second login is asked for
     async with dashboard_env() as env:
         app = env.app()
         async with app.run_test(size=SIZE) as pilot:
             the_tab = await open_and_login(app, pilot)
+            await run_command(app, pilot, the_tab, "export MARK=kept-$((2*21))", "$")
             source = env.platform.platform.tunnels.peer(the_tab.stored.tunnel_id, "device")
             assert source is not None
             seen: list[str] = []
@@ -160,10 +163,10 @@ async def test_dropped_websocket_reconnects_and_asks_for_login_again() -> None:
 
             the_tab.set_phase = spy  # type: ignore[method-assign]
             await source.close(1011)  # the platform drops the app's socket abnormally
-            await login(app, pilot)
-            await wait_for(app, lambda: phase(app) == "connected")
-            assert any(d.startswith("reconnecting (1/5)") for d in seen)
-            await run_command(app, pilot, the_tab, "echo back-$((1+1))", "back-2")
+            await wait_for(app, lambda: any(d.startswith("reconnecting (") for d in seen))
+            await wait_for(app, lambda: phase(app) == "connected" and the_tab.pane.has_focus)
+            assert not isinstance(app.screen, LoginScreen)
+            await run_command(app, pilot, the_tab, "echo $MARK", "kept-42")
 
 
 async def test_token_expiry_then_renew_asks_for_the_password_again() -> None:

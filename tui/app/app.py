@@ -20,12 +20,14 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Input, Static, TabbedContent
 
+from tui.app.audit_view import AuditScreen
+from tui.app.broadcast import Broadcast
 from tui.app.commands import DeviceCommands
 from tui.app.config import DEFAULT_THEME, AppConfig
 from tui.app.countdown import token_notice
 from tui.app.device_table import DeviceTable
-from tui.app.dialogs import ConfirmScreen
 from tui.app.filter_input import FilterInput
+from tui.app.fleet_views import ExecHistory, FleetCommands, FleetResultsScreen
 from tui.app.help import HelpScreen, dashboard_help_sections
 from tui.app.keygate import KeyGate, ScreenOpening, app_settled, dispatch_key
 from tui.app.keys import APP_BINDINGS, TERMINAL_ACTIONS
@@ -38,6 +40,7 @@ from tui.app.tunnel_tab import TabStatus, TunnelTab
 from tui.app.tunnels import DashboardApi, TokenStoreLike, failure_line
 from tui.app.usernames import UsernameStore
 from tui.iotda.models import Device, DeviceStatus
+from tui.session.audit import AuditLog
 from tui.terminal import TerminalPane
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,8 @@ class IoTunnelApp(App[None]):
         profile_name: str | None = None,
         login_hint: str | None = None,
         remembered_theme: RememberedTheme | None = None,
+        audit: AuditLog | None = None,
+        exec_history: ExecHistory | None = None,
     ) -> None:
         self.client = client
         self.session_factory = session_factory
@@ -75,6 +80,8 @@ class IoTunnelApp(App[None]):
         self.login_hint = login_hint  # a line under the login fields (the demo's login)
         self.profile_name = profile_name
         self.remembered_theme = remembered_theme
+        self.audit = audit or AuditLog()
+        self.exec_history = exec_history or ExecHistory()
         super().__init__()
         self.key_gate = KeyGate(self._dispatch_key, self._keys_settled, self.call_later)
         self.key_gate.screen_wait = ScreenOpening(self)
@@ -84,7 +91,9 @@ class IoTunnelApp(App[None]):
         self._changed = asyncio.Event()
         # the platform work: objects the app owns, which see it only as a DashboardHost
         self.listing = DeviceListing(self)
-        self.ops = TunnelOperations(self, self.listing)
+        self.ops = TunnelOperations(self, self.listing, self.audit)
+        self.fleet = FleetCommands(self, self.audit, self.exec_history)
+        self.broadcast = Broadcast(self, self.audit)
 
     # --- layout --------------------------------------------------------------------------
 
@@ -154,10 +163,14 @@ class IoTunnelApp(App[None]):
     def on_tunnel_tab_login_needed(self, event: TunnelTab.LoginNeeded) -> None:
         self.ops.login_needed(event.tab, event.error)
 
+    def on_tunnel_tab_broadcast_toggled(self, event: TunnelTab.BroadcastToggled) -> None:
+        self.broadcast.toggle(event.tab)
+
     def on_tunnel_tab_renew_requested(self, event: TunnelTab.RenewRequested) -> None:
         self.ops.request_renew(event.tab)
 
     def on_tunnel_tab_phase_changed(self, event: TunnelTab.PhaseChanged) -> None:
+        self.broadcast.tab_changed(event.tab)
         self.listing.update_badges()
         self.update_summary()
 
@@ -181,6 +194,23 @@ class IoTunnelApp(App[None]):
         line = failure_line(exc, doing)
         self.notify(line, title=f"Could not {doing}", severity="error", timeout=8)
         return line
+
+    # --- a command on many devices (the exec engine), the audit log ----------------------
+
+    def on_device_table_marks_changed(self, event: DeviceTable.MarksChanged) -> None:
+        self.update_summary()
+
+    def action_run_on_marked(self) -> None:
+        """x: a command on the marked devices (or the selected one), results live."""
+        self.fleet.run_on_marked()
+
+    def on_fleet_results_screen_open_shell(self, event: FleetResultsScreen.OpenShell) -> None:
+        device = self.device_table.device(event.device_id)
+        if device is not None:
+            self.ops.open_tunnel(device)
+
+    def action_audit_log(self) -> None:
+        self.push_screen(AuditScreen(self.audit))
 
     # --- waiting on state (tests, bench) -------------------------------------------------
 
@@ -248,6 +278,14 @@ class IoTunnelApp(App[None]):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Close all tunnels", "Close every open tunnel", self.ops.close_all)
         yield SystemCommand("Refresh", "Reload devices and tunnels", self.listing.refresh_all)
+        yield SystemCommand(
+            "Audit log", "Who opened which tunnel and ran what", self.action_audit_log
+        )
+        yield SystemCommand(
+            "Broadcast to all tabs", "Typing goes to every open session", self.broadcast.all_tabs
+        )
+        if self.broadcast.active:
+            yield SystemCommand("Stop broadcast", "Typing goes to one session", self.broadcast.stop)
         for name in sorted(self.theme_set.themes):
             yield SystemCommand(
                 f"Switch theme: {name}", "Use this theme", lambda n=name: self._apply_theme(n)
@@ -269,6 +307,8 @@ class IoTunnelApp(App[None]):
             parts.append(f"{table.shown} of {table.total} devices · {online} online")
         if table.query:
             parts.append(f"filter: {table.query}")
+        if table.marked:
+            parts.append(f"{len(table.marked)} marked · x runs a command")
         unreachable = self.listing.unreachable
         if unreachable is not None:
             wait = max(0, math.ceil(self.listing.retry_at - self.clock()))
@@ -311,6 +351,7 @@ class IoTunnelApp(App[None]):
         """ctrl+]: to the device list, on the device of the session left (so that `r`,
         `c`, `/` act at once); enter or `i` goes back into the session."""
         event.stop()
+        self.broadcast.stop()  # ctrl+] always ends a broadcast
         focused = self.focused
         ancestors = focused.ancestors if focused is not None else []
         tab = next((n for n in ancestors if isinstance(n, TunnelTab)), None)
@@ -390,30 +431,7 @@ class IoTunnelApp(App[None]):
         self.push_screen(HelpScreen(sections, dict(self._keymap)))
 
     async def action_quit(self) -> None:
-        live = [tab for tab in self.tabs() if tab.is_live]
-        if not live:
-            self.exit()
-            return
-
-        async def close_and_quit() -> None:
-            for tab in live:
-                await tab.stop()
-            self.exit()
-
-        if not self.config.confirm:
-            await close_and_quit()
-            return
-
-        async def answered(yes: bool | None) -> None:
-            if yes:
-                await close_and_quit()
-
-        count = len(live)
-        names = ", ".join(tab.device.display_name for tab in live)
-        question = (
-            f"{count} session{'s are' if count != 1 else ' is'} open ({names}). Close and quit?"
-        )
-        self.push_screen(ConfirmScreen(question, "Quit"), answered)
+        await self.ops.quit()
 
     # --- countdown ------------------------------------------------------------------------
 

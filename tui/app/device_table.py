@@ -97,6 +97,15 @@ class DeviceTable(ScrollView, can_focus=True):
         Binding("home", "jump(0)", "First", show=False, id="table.first"),
         Binding("end", "jump(-1)", "Last", show=False, id="table.last"),
         Binding("s", "cycle_sort", "Sort", id="table.sort"),
+        Binding("space", "toggle_mark", "Mark", show=False, id="table.mark"),
+        Binding(
+            "asterisk",
+            "mark_shown",
+            "Mark shown",
+            show=False,
+            key_display="*",
+            id="table.mark_shown",
+        ),
     ]
     COMPONENT_CLASSES = {
         "device-table--header",
@@ -110,6 +119,9 @@ class DeviceTable(ScrollView, can_focus=True):
     }
 
     cursor_row: reactive[int] = reactive(0, always_update=True, repaint=False)
+
+    class MarksChanged(Message):
+        """Devices were marked or unmarked (for a command on many devices)."""
 
     class OpenRequested(Message):
         def __init__(self, device: Device) -> None:
@@ -136,6 +148,7 @@ class DeviceTable(ScrollView, can_focus=True):
         self._strips: dict[tuple[object, ...], Strip] = {}
         self._badges: dict[str, TunnelBadge] = {}
         self._query = ""
+        self.marked: set[str] = set()  # device ids marked with space / *
         self.sort_key = "name"
         self.sort_reverse = False
 
@@ -244,6 +257,30 @@ class DeviceTable(ScrollView, can_focus=True):
                 return True
         return False
 
+    def marked_devices(self) -> list[Device]:
+        """Marked devices in the table's order (marks hidden by the filter count too)."""
+        return [
+            row.device for row in self._sorted or self._all if row.device.device_id in self.marked
+        ]
+
+    def action_toggle_mark(self) -> None:
+        device = self.selected_device
+        if device is None:
+            return
+        self.marked ^= {device.device_id}
+        self.cursor_row += 1  # like a file manager: space, space, space marks a run
+        self._marks_changed()
+
+    def action_mark_shown(self) -> None:
+        """Mark every device the filter shows; if all are marked already, unmark them."""
+        shown = {row.device.device_id for row in self._rows}
+        self.marked = self.marked - shown if shown <= self.marked else self.marked | shown
+        self._marks_changed()
+
+    def _marks_changed(self) -> None:
+        self.refresh()
+        self.post_message(self.MarksChanged())
+
     def action_cursor(self, delta: int) -> None:
         self.cursor_row += delta
 
@@ -306,12 +343,13 @@ class DeviceTable(ScrollView, can_focus=True):
         if badge is not None and badge.expires_at is not None:
             token = format_countdown(seconds_left(badge.expires_at, self._clock()))
         # a row's picture depends only on these: re-filtering reuses what was drawn
-        key = (id(row), is_cursor, badge, token, width)
+        marked = row.device.device_id in self.marked
+        key = (id(row), is_cursor, badge, token, width, marked)
         strip = self._strips.get(key)
         if strip is None:
             if len(self._strips) > STRIP_CACHE_SIZE:
                 self._strips.clear()
-            strip = self._strips[key] = self._row_strip(row, is_cursor, badge, width)
+            strip = self._strips[key] = self._row_strip(row, is_cursor, badge, width, marked)
         return strip
 
     def _header(self, width: int) -> Strip:
@@ -324,7 +362,12 @@ class DeviceTable(ScrollView, can_focus=True):
         return Strip([Segment(_cell(" " + text, width), style)], width)
 
     def _row_strip(
-        self, row: DeviceRow, is_cursor: bool, badge: TunnelBadge | None, width: int
+        self,
+        row: DeviceRow,
+        is_cursor: bool,
+        badge: TunnelBadge | None,
+        width: int,
+        marked: bool = False,
     ) -> Strip:
         device = row.device
         styles = self._styles()
@@ -348,7 +391,7 @@ class DeviceTable(ScrollView, can_focus=True):
             (tunnel_text, styles[f"{prefix}tunnel"]),
             (token_text, token_style),
         )
-        segments = [Segment(" ", base)]
+        segments = [Segment("●" if marked else " ", styles[f"{prefix}tunnel"] if marked else base)]
         used = 1
         for (text, style), cell_width in zip(cells, self._widths(width), strict=True):
             segments.append(Segment(_cell(text, cell_width), style))

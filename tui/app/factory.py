@@ -7,21 +7,33 @@ from collections.abc import Callable
 
 from tui.app.app import IoTunnelApp
 from tui.app.config import AppConfig
+from tui.app.fleet_views import ExecHistory
 from tui.app.remembered import RememberedTheme
 from tui.app.session_api import SessionFactory
 from tui.app.themes import ThemeSet, load_themes
 from tui.app.tunnels import DashboardApi, TokenStoreLike
 from tui.app.usernames import UsernameStore
+from tui.session.audit import AuditContext, AuditLog
 from tui.session.events import SessionEvent
 from tui.session.tokens import TokenStore
 
 
-def default_session_factory(clock: Callable[[], float], record: bool = False) -> SessionFactory:
+def default_session_factory(
+    clock: Callable[[], float],
+    record: bool = False,
+    client: object | None = None,
+    allow_extensions: bool | None = None,
+) -> SessionFactory:
     """Real `TunnelSession`s sharing the app's clock for token expiry.
 
     With `record`, each session's output goes to an asciicast file under
     `$XDG_STATE_HOME/iotunnel/recordings/` (0600) that `iotunnel replay` plays.
+    `client` (the app's IoTDAClient) tells the session whether it talks to iotunnel's
+    own platform (extensions: resize, resume; `allow_extensions` None = auto) and lets it
+    ask the REST API whether the device is there while it reconnects.
     """
+    # a stand-in client (the snapshot tests' fixtures) has no platform header to tell
+    state_source = client if hasattr(client, "platform_is_iotunnel") else None
     from tui.session.recorder import Recorder
     from tui.session.session import TunnelSession
 
@@ -41,6 +53,8 @@ def default_session_factory(clock: Callable[[], float], record: bool = False) ->
             on_event=on_event,
             expires_at=expires_at,
             recorder=recorder,
+            client=state_source,  # type: ignore[arg-type]
+            allow_extensions=allow_extensions,
         )
 
     return make
@@ -59,12 +73,15 @@ def make_app(
     profile_name: str | None = None,
     login_hint: str | None = None,
     remembered_theme: RememberedTheme | None = None,
+    audit: AuditLog | None = None,
+    exec_history: ExecHistory | None = None,
 ) -> IoTunnelApp:
     """Build the app with everything outside injected; defaults are the real parts."""
     config = config or AppConfig()
     return IoTunnelApp(
         client=client,
-        session_factory=session_factory or default_session_factory(clock, config.record_sessions),
+        session_factory=session_factory
+        or default_session_factory(clock, config.record_sessions, client=client),
         clock=clock,
         config=config,
         token_store=token_store if token_store is not None else TokenStore(),
@@ -74,4 +91,7 @@ def make_app(
         profile_name=profile_name,
         login_hint=login_hint,
         remembered_theme=remembered_theme or RememberedTheme(),
+        audit=audit
+        or AuditLog(context=AuditContext(endpoint=str(client.endpoint), profile=profile_name)),
+        exec_history=exec_history or ExecHistory(),
     )

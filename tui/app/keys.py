@@ -35,4 +35,5 @@ APP_BINDINGS = [
     Binding("escape", "focus_devices", "Devices", show=False, id="app.devices"),
     Binding("i", "back_to_session", "Session", id="tab.back"),
     Binding("r", "renew_tunnel", "Renew", id="tunnel.renew"),
+    Binding("x", "run_on_marked", "Run", id="fleet.run"),
 ]

@@ -17,15 +17,27 @@ from tui.app.listing import DeviceListing
 from tui.app.tunnel_tab import TunnelTab, tab_id_for
 from tui.app.tunnels import NeedsReplace, TunnelOpener
 from tui.iotda.models import Device
+from tui.session.audit import (
+    SESSION_END,
+    SESSION_LOGIN,
+    TUNNEL_CLOSE,
+    TUNNEL_CREATE,
+    TUNNEL_DELETE,
+    TUNNEL_RENEW,
+    AuditLog,
+)
 from tui.session.tokens import StoredTunnel
 
 log = logging.getLogger(__name__)
 
 
 class TunnelOperations:
-    def __init__(self, host: DashboardHost, listing: DeviceListing) -> None:
+    def __init__(
+        self, host: DashboardHost, listing: DeviceListing, audit: AuditLog | None = None
+    ) -> None:
         self.host = host
         self.listing = listing
+        self.audit = audit
         self.opener = TunnelOpener(host.client, host.token_store, host.clock)
         self._login_open: set[str] = set()
 
@@ -45,6 +57,7 @@ class TunnelOperations:
                 countdown=self.host.config.countdown,
                 connect_timeout=self.host.config.connect_timeout,
                 on_change=self.host.state_changed,
+                on_phase=self.phase_changed,
                 colours=self.host.theme_variables,
             )
             self.host.tunnel_tabs.display = True
@@ -72,12 +85,32 @@ class TunnelOperations:
         tab.start(stored)
         self.listing.load_tunnels()
 
+    def phase_changed(self, tab: TunnelTab, previous: str) -> None:
+        """Session login and end go to the audit log (the device account, never more)."""
+        if self.audit is None:
+            return
+        tunnel_id = tab.stored.tunnel_id if tab.stored else None
+        device_id = tab.device.device_id
+        if tab.phase == "connected":
+            user = self.host.usernames.get(device_id) or None
+            self.audit.session_event(SESSION_LOGIN, device_id, tunnel_id, login_user=user)
+        elif previous == "connected" and not tab.is_live:
+            self.audit.session_event(SESSION_END, device_id, tunnel_id, outcome=tab.phase)
+
+    def _audit(
+        self, action: str, device_id: str, tunnel_id: str | None, outcome: str = "ok"
+    ) -> None:
+        if self.audit is not None:
+            self.audit.tunnel_event(action, device_id, tunnel_id, outcome)
+
     async def _open_or_replace(self, tab: TunnelTab) -> StoredTunnel | None:
         """Reuse or create the device's tunnel; a foreign one is replaced only after the
         user said yes (None when they said no). Opening and renewing both come here."""
         device_id = tab.device.device_id
         outcome = await self.opener.open(device_id)
         if not isinstance(outcome, NeedsReplace):
+            if not outcome.reused:
+                self._audit(TUNNEL_CREATE, device_id, outcome.stored.tunnel_id)
             return outcome.stored
         question = (
             f"{tab.device.display_name} already has a tunnel this client cannot use.\n"
@@ -86,7 +119,11 @@ class TunnelOperations:
         if not await self.host.push_screen_wait(ConfirmScreen(question, "Replace")):
             return None
         tab.set_phase("opening", "replacing the existing tunnel…")
-        return await self.opener.replace(device_id, outcome.tunnels)
+        stored = await self.opener.replace(device_id, outcome.tunnels)
+        for tunnel in outcome.tunnels:
+            self._audit(TUNNEL_DELETE, device_id, tunnel.tunnel_id)
+        self._audit(TUNNEL_CREATE, device_id, stored.tunnel_id)
+        return stored
 
     def tab_for(self, device_id: str) -> TunnelTab | None:
         found = self.host.tunnel_tabs.query(f"#{tab_id_for(device_id)}")
@@ -259,8 +296,13 @@ class TunnelOperations:
                     await self.opener.remove_tunnel(tunnel)
                 else:
                     await self.opener.close(tunnel.tunnel_id)
+                self._audit(
+                    TUNNEL_DELETE if delete else TUNNEL_CLOSE, device.device_id, tunnel.tunnel_id
+                )
         except Exception as exc:
-            self.host.report_error(exc, f"{verb} the tunnel of {name}")
+            line = self.host.report_error(exc, f"{verb} the tunnel of {name}")
+            self._audit(TUNNEL_DELETE if delete else TUNNEL_CLOSE, device.device_id, None, "error")
+            log.info("%s of %s failed: %s", verb, device.device_id, line)
             return
         if tab is not None:
             await self._remove_tab(tab)
@@ -293,6 +335,7 @@ class TunnelOperations:
                 stored = await self._open_or_replace(tab)
             else:
                 stored = await self.opener.renew(old)
+                self._audit(TUNNEL_RENEW, old.device_id, stored.tunnel_id)
         except Exception as exc:
             line = self.host.report_error(exc, f"renew the tunnel of {tab.device.display_name}")
             tab.set_phase("ended", f"not renewed: {line}")
@@ -323,3 +366,30 @@ class TunnelOperations:
             self.host.screen.remove_class("-zoomed")
             self.host.device_table.focus()
         self.host.update_summary()
+
+    async def quit(self) -> None:
+        """Quit; live sessions are closed first, after a question naming them."""
+        live = [tab for tab in self.host.tabs() if tab.is_live]
+        if not live:
+            self.host.exit()
+            return
+
+        async def close_and_quit() -> None:
+            for tab in live:
+                await tab.stop()
+            self.host.exit()
+
+        if not self.host.config.confirm:
+            await close_and_quit()
+            return
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await close_and_quit()
+
+        count = len(live)
+        names = ", ".join(tab.device.display_name for tab in live)
+        question = (
+            f"{count} session{'s are' if count != 1 else ' is'} open ({names}). Close and quit?"
+        )
+        self.host.push_screen(ConfirmScreen(question, "Quit"), answered)

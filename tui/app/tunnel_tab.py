@@ -52,7 +52,16 @@ class TunnelTab(TabPane):
         Binding("l", "login", "Log in", id="tab.login"),
         Binding("r", "renew", "Renew token", id="tab.renew"),
         Binding("i", "focus_terminal", "Terminal", id="tab.terminal"),
+        # in the help and the palette; the footer of a tab is full at 80 columns
+        Binding("b", "broadcast", "Broadcast", show=False, id="tab.broadcast"),
     ]
+
+    class BroadcastToggled(Message):
+        """`b`: this tab in or out of the broadcast of typed input."""
+
+        def __init__(self, tab: TunnelTab) -> None:
+            self.tab = tab
+            super().__init__()
 
     class LoginNeeded(Message):
         def __init__(self, tab: TunnelTab, error: str | None = None) -> None:
@@ -66,8 +75,9 @@ class TunnelTab(TabPane):
             super().__init__()
 
     class PhaseChanged(Message):
-        def __init__(self, tab: TunnelTab) -> None:
+        def __init__(self, tab: TunnelTab, previous: str = "") -> None:
             self.tab = tab
+            self.previous = previous
             super().__init__()
 
     def __init__(
@@ -79,6 +89,7 @@ class TunnelTab(TabPane):
         countdown: Countdown,
         connect_timeout: float,
         on_change: Callable[[], None] = lambda: None,
+        on_phase: Callable[[TunnelTab, str], None] = lambda tab, previous: None,
         colours: dict[str, str] | None = None,
     ) -> None:
         super().__init__(device.display_name, id=tab_id_for(device.device_id))
@@ -99,9 +110,14 @@ class TunnelTab(TabPane):
         self._late_timer: Timer | None = None
         self._generation = 0
         self._on_change = on_change
+        self._on_phase = on_phase  # called at once (the audit must not miss a quit's end)
         self._reconnect_text = "reconnecting"
         self._shell_boundary = False
         self._refused_notice = False
+        # set by the app while this tab is in a broadcast: (tab, bytes) -> sends to all;
+        # `broadcast_size` is shown in the status line of every receiving tab
+        self.broadcast: Callable[[TunnelTab, bytes], None] | None = None
+        self.broadcast_size = 0
 
     def compose(self) -> ComposeResult:
         yield TabStatus(id="tab-status", classes="tab-status")
@@ -180,6 +196,13 @@ class TunnelTab(TabPane):
             self.session.login(username, password)
 
     def _send_input(self, data: bytes) -> None:
+        if self.broadcast is not None:
+            self.broadcast(self, data)  # typed once, sent to every tab in the broadcast
+            return
+        self.send_input(data)
+
+    def send_input(self, data: bytes) -> None:
+        """Bytes typed for this tab's shell (by its pane, or a broadcast)."""
         if self.session is not None and self.phase not in ("expired", "ended", "closed"):
             self.session.send_input(data)  # the session holds what it cannot send yet
             return
@@ -235,7 +258,9 @@ class TunnelTab(TabPane):
             self._on_disconnect(event)
         elif isinstance(event, Reconnecting):
             self._cancel_late_timer()
-            self._reconnect_text = f"reconnecting ({event.attempt}/{event.limit})"
+            # no limit: the session retries while the token is valid
+            count = f"{event.attempt}/{event.limit}" if event.limit else f"attempt {event.attempt}"
+            self._reconnect_text = f"reconnecting ({count})"
             self.set_phase("reconnecting", f"{self._reconnect_text} in {event.delay:g} s")
         elif isinstance(event, Ended):
             self._on_ended(event)
@@ -304,12 +329,13 @@ class TunnelTab(TabPane):
     # --- display ---------------------------------------------------------------------------
 
     def set_phase(self, phase: str, detail: str) -> None:
-        changed = phase != self.phase
+        previous = self.phase
         self.phase, self.detail = phase, detail
         if self.is_mounted:
             self.render_status()
-        if changed:
-            self.post_message(self.PhaseChanged(self))
+        if phase != previous:
+            self._on_phase(self, previous)
+            self.post_message(self.PhaseChanged(self, previous))
 
     def seconds_left(self) -> int | None:
         if self.stored is None:
@@ -322,6 +348,11 @@ class TunnelTab(TabPane):
 
     def render_status(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
+        if self.broadcast_size:
+            text.append(
+                f" BROADCAST to {self.broadcast_size} · ctrl+] ends it ",
+                style=f"bold reverse {self.colours.get('warning', '')}",
+            )
         text.append(f" {self.device.display_name} ", style="bold")
         text.append(f"· {self.detail} ")
         left = self.seconds_left()
@@ -370,6 +401,9 @@ class TunnelTab(TabPane):
     def action_login(self) -> None:
         if self.session is not None and self.phase in ("login", "late", "gone", "waiting"):
             self.post_message(self.LoginNeeded(self))
+
+    def action_broadcast(self) -> None:
+        self.post_message(self.BroadcastToggled(self))
 
     def action_renew(self) -> None:
         self.post_message(self.RenewRequested(self))
