@@ -115,8 +115,9 @@ async def test_source_gone_then_resume_replays_what_was_missed(
     assert resumed.resumed and resumed.resume_ticket not in (None, answer.resume_ticket)
     replay, _ = await recv_until(ws, "MISSED-4")
     # exactly from the offset: the command's echo (never seen by the app), then its output
-    # (the prompt may come first: it was on its way when the app left)
-    assert replay.count("sleep 0.3; echo MISSED-") == 1 and replay.count("MISSED-4") == 1
+    # (the prompt may come first: it was on its way when the app left; a line typed before
+    # the prompt is echoed by the tty, then again by readline: that is the shell's output)
+    assert "sleep 0.3; echo MISSED-" in replay and replay.count("MISSED-4") == 1
     await ws.send(command_frame("echo PID=$$:$((5))Z\r").encode())
     after, _ = await recv_until(ws, ":5Z")
     assert f"PID={pid}:5Z" in after  # the same shell
@@ -136,7 +137,7 @@ async def test_resume_over_a_new_link_after_a_drop(peer: Peer, start_tunnel) -> 
     await ws2.send(frame.encode())
     assert (await answer_of(ws2, frame.request_id)).resumed
     replay, _ = await recv_until(ws2, "GAP-9")
-    assert replay.count("sleep 0.3; echo GAP-") == 1
+    assert "sleep 0.3; echo GAP-" in replay and replay.count("GAP-9") == 1
     assert alive(pid)
 
 

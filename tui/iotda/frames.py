@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from json.decoder import scanstring as scan_json_string  # C-accelerated where it can be
 from typing import Any
 
 from tui.iotda.errors import ProtocolError
@@ -114,6 +115,10 @@ def decode_frame(text: str | bytes) -> TunnelFrame:
             raise ProtocolError("frame is not UTF-8") from exc
     if len(text) > MAX_FRAME_BYTES and len(text.encode("utf-8")) > MAX_FRAME_BYTES:
         raise ProtocolError("frame exceeds 10 KB")
+    if text.startswith(_OUTPUT_HEAD):  # the output stream, as our agent writes it
+        fast = _decode_output(text)
+        if fast is not None:
+            return fast
     try:
         body = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -221,6 +226,21 @@ def resize_frame(cols: int, rows: int, request_id: str | None = None) -> TunnelF
 
 
 _OUTPUT_HEAD = '{"operation_type":"command_response","tunnel_service_type":"ssh","request_id":'
+
+
+def _decode_output(text: str) -> TunnelFrame | None:
+    """A frame exactly as `output_frame_text` writes it, read with the C string scanner
+    alone (no dict, no generic parse); None for anything else: the full parse decides."""
+    try:
+        request_id, end = scan_json_string(text, len(_OUTPUT_HEAD) + 1)
+        if text[len(_OUTPUT_HEAD)] != '"' or not text.startswith(',"data":"', end):
+            return None
+        data, end = scan_json_string(text, end + 9)
+    except (ValueError, IndexError):  # JSONDecodeError is a ValueError
+        return None
+    if end != len(text) - 1 or text[end] != "}":
+        return None
+    return TunnelFrame(Op.COMMAND_RESPONSE, request_id, data)
 
 
 def output_frame_text(request_id: str, chunk: str) -> str:
