@@ -146,6 +146,7 @@ class Stats:
     bytes_received: int = 0
     reconnects: int = 0
     resumes: int = 0  # shells that survived a drop (extension `resume`)
+    device_drops: int = 0  # the relay said the device side left (disconnect 410)
     drops_injected: int = 0
     logins: int = 0
     ended: int = 0  # sessions that gave up before the end
@@ -209,6 +210,8 @@ class Stream:
             if not self.stopping:
                 self.session.login(*LOGIN)
                 self.stats.logins += 1
+        elif name == "PeerDisconnected" and event.status_code == "410":
+            self.stats.device_drops += 1
         elif name == "Resumed":
             self.resuming = True
             self.stats.resumes += 1
@@ -453,7 +456,8 @@ async def orchestrate(args: argparse.Namespace) -> int:
         )
         print(
             f"drops injected: {total['drops_injected']}, reconnects: {total['reconnects']}, "
-            f"shells resumed: {total['resumes']}, logins: {total['logins']}, "
+            f"device links lost: {total['device_drops']}, shells resumed: {total['resumes']}, "
+            f"logins: {total['logins']}, "
             f"sessions given up: {total['ended']}, "
             f"create retries: {total['create_retries']}"
         )

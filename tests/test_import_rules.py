@@ -1,4 +1,4 @@
-"""DESIGN.md's import rules, checked by import-linter against the real import graph."""
+"""docs/design.md's import rules, checked by import-linter against the real import graph."""
 
 import shutil
 import subprocess

@@ -1,4 +1,4 @@
-"""Extension `resume` on the device side (PROTOCOL.md §5.1): the agent keeps a shell
+"""Extension `resume` on the device side (docs/protocol.md §5.1): the agent keeps a shell
 across a drop, for a grace period, and gives it back once for a valid ticket."""
 
 from __future__ import annotations

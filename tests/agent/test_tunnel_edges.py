@@ -1,4 +1,4 @@
-"""DeviceTunnel at the edges (PROTOCOL.md §5): ten retries then stop, no retry after a
+"""DeviceTunnel at the edges (docs/protocol.md §5): ten retries then stop, no retry after a
 refused token, a dead link found by the WebSocket ping, and odd logins still get 400."""
 
 from __future__ import annotations

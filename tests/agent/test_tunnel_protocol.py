@@ -1,5 +1,5 @@
 """DeviceTunnel against a scripted WebSocket peer on 127.0.0.1 (the platform side of
-PROTOCOL.md §5, played by the test), with the real pty backend behind it."""
+docs/protocol.md §5, played by the test), with the real pty backend behind it."""
 
 from __future__ import annotations
 

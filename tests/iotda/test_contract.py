@@ -1,4 +1,4 @@
-"""The wire shapes of PROTOCOL.md §2, §4, §5 round-trip and reject what they must."""
+"""The wire shapes of docs/protocol.md §2, §4, §5 round-trip and reject what they must."""
 
 import json
 

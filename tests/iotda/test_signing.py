@@ -1,4 +1,4 @@
-"""PROTOCOL.md §3 test vectors, checked against huaweicloudsdkcore 3.1.219."""
+"""docs/protocol.md §3 test vectors, checked against huaweicloudsdkcore 3.1.219."""
 
 from datetime import UTC, datetime
 

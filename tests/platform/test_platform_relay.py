@@ -1,4 +1,4 @@
-"""Two WebSocket clients relaying through a tunnel of the platform (PROTOCOL.md §5)."""
+"""Two WebSocket clients relaying through a tunnel of the platform (docs/protocol.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The two relay behaviours (PROTOCOL.md §5.1) and the frames a device may not send.
+"""The two relay behaviours (docs/protocol.md §5.1) and the frames a device may not send.
 
 `iotunnel` (default) repeats `connect_tunnel` to a late app, tells the device when its app
 left and relays our extensions; `documented` does only what Huawei documents. In both, a

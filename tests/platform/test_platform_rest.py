@@ -1,4 +1,4 @@
-"""The REST client against the platform: every operation and every error (PROTOCOL.md §2, §3)."""
+"""The REST client against the platform: each operation and error (docs/protocol.md §2, §3)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A small real WebSocket server on 127.0.0.1 that plays the platform + device part of
-PROTOCOL.md §5 for unit-level session tests (the full platform is tested end to end
+docs/protocol.md §5 for unit-level session tests (the full platform is tested end to end
 elsewhere). It speaks the real protocol: token header, connect_tunnel, connect /
 connect_response / disconnect 400, command echo, ping/pong, resize.
 """

@@ -1,4 +1,4 @@
-"""TunnelSession against a real WebSocket server on 127.0.0.1 speaking PROTOCOL.md §5."""
+"""TunnelSession against a real WebSocket server on 127.0.0.1 speaking docs/protocol.md §5."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ tls=(cert_path, key_path), relay_mode="iotunnel"|"documented")`; with `tls` the 
 https/mqtts/wss (see tests/support/tls.py). The platform is stopped (sockets closed) when
 the block ends, even on failure.
 
-Both relay behaviours (PROTOCOL.md §5.1): a test that takes the `relay_mode` fixture runs
+Both relay behaviours (docs/protocol.md §5.1): a test that takes the `relay_mode` fixture runs
 once per behaviour (registered for the whole suite in tests/conftest.py):
 
     async def test_login(relay_mode):

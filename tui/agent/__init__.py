@@ -1,4 +1,4 @@
-"""The device agent: the device end of IoTDA tunnels, in pure Python (PROTOCOL.md §4–5).
+"""The device agent: the device end of IoTDA tunnels, in pure Python (docs/protocol.md §4–5).
 
     from tui.agent.agent import Agent                   # one device
     from tui.agent.config import AgentConfig, MqttEndpoint, build_config, load_toml

@@ -1,4 +1,4 @@
-"""The agent's MQTT connection (PROTOCOL.md §4) with paho-mqtt 2.x.
+"""The agent's MQTT connection (docs/protocol.md §4) with paho-mqtt 2.x.
 
 Every connection attempt builds a fresh paho client, so the client id and password carry
 the current hour; paho's own reconnect is off and this module backs off exponentially,

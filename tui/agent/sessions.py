@@ -1,4 +1,4 @@
-"""The shells a device tunnel serves (PROTOCOL.md §5, §5.1): a `connect` logs in (or,
+"""The shells a device tunnel serves (docs/protocol.md §5, §5.1): a `connect` logs in (or,
 with a valid ticket, resumes a kept shell), `command` and `resize` go to the shell, its
 output comes back in `command_response` frames, and a shell that ends says `408`.
 

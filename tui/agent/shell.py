@@ -1,5 +1,5 @@
 """A logged-in shell that can outlive the tunnel link it was opened on (extension
-`resume`, PROTOCOL.md §5.1).
+`resume`, docs/protocol.md §5.1).
 
 The shell's output is pumped into a bounded history (with absolute offsets) and to
 whichever link is attached. When the link drops or the app leaves, the shell is detached

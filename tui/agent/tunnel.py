@@ -1,4 +1,4 @@
-"""The device side of one tunnel WebSocket (PROTOCOL.md §5), behaving as the C SDK does.
+"""The device side of one tunnel WebSocket (docs/protocol.md §5), behaving as the C SDK does.
 
 `connect` is answered at once with `connect_response`, then the backend logs in; output
 flows back in `command_response` frames of at most 2048 UTF-8 bytes that carry the

@@ -23,7 +23,7 @@ from tui.app.config import config_dir
 
 log = logging.getLogger(__name__)
 
-# App variables with literal defaults (PITFALLS: "$warning" would not parse here).
+# App variables with literal defaults (docs/notes.md: "$warning" would not parse here).
 APP_VARIABLE_DEFAULTS: dict[str, str] = {
     "status-online": "#4EBF71",
     "status-offline": "#8A8F98",

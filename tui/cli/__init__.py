@@ -1,4 +1,4 @@
-"""The `iotunnel` command: the only place that wires the parts together (DESIGN.md).
+"""The `iotunnel` command: the only place that wires the parts together (docs/design.md).
 
 One module per command group: `platform`, `agent` (agent and fleet), `remote` (devices
 and tunnels), `replay`, `dashboard` (the dashboard and demo). Each has `add_<name>`

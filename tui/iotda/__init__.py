@@ -1,4 +1,4 @@
 """The IoTDA contract: models, codecs, signing, MQTT rules and the REST client.
 
-Imports none of the other parts of `tui` (DESIGN.md).
+Imports none of the other parts of `tui` (docs/design.md).
 """

@@ -1,4 +1,4 @@
-"""The three ways to authenticate to IoTDA's REST API (PROTOCOL.md §3), as httpx auth."""
+"""The three ways to authenticate to IoTDA's REST API (docs/protocol.md §3), as httpx auth."""
 
 from __future__ import annotations
 

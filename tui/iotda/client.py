@@ -1,4 +1,4 @@
-"""IoTDAClient: the REST API of PROTOCOL.md §2 on httpx.AsyncClient.
+"""IoTDAClient: the REST API of docs/protocol.md §2 on httpx.AsyncClient.
 
 Idempotent calls retry on 5xx and connection errors with capped exponential backoff.
 `create_tunnel` retries only when the request provably never left (connect failures):
@@ -40,7 +40,7 @@ _DEVICE_FILTERS = (
     "end_time",
 )
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
-# the local platform says so on every REST answer (PROTOCOL.md §5.1): extensions are safe
+# the local platform says so on every REST answer (docs/protocol.md §5.1): extensions are safe
 PLATFORM_HEADER = "X-Iotunnel-Platform"
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 
 class ErrorCode:
-    """Codes of PROTOCOL.md §2. Clients show `error_msg`; they never branch on a decided code."""
+    """Codes of docs/protocol.md §2. Clients show `error_msg`, never branch on a decided code."""
 
     INTERNAL = "IOTDA.000001"
     STORAGE_UNAVAILABLE = "IOTDA.000002"  # decided: the local platform's store failed (503)
@@ -80,4 +80,4 @@ class IoTDAError(Exception):
 
 
 class ProtocolError(ValueError):
-    """A frame, payload or record that does not follow PROTOCOL.md."""
+    """A frame, payload or record that does not follow docs/protocol.md."""

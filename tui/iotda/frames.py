@@ -1,4 +1,4 @@
-"""The tunnel WebSocket envelope of PROTOCOL.md §5.
+"""The tunnel WebSocket envelope of docs/protocol.md §5.
 
 Every frame is one JSON object in a text message of at most 10 KB. The platform relays
 frames verbatim; only the ends (app, agent) decode them with `decode_frame`.

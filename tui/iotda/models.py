@@ -1,4 +1,4 @@
-"""Records of PROTOCOL.md §2 and their JSON codecs, shared by every side.
+"""Records of docs/protocol.md §2 and their JSON codecs, shared by every side.
 
 `from_json` is strict about the fields a side relies on and tolerant of fields it does
 not know: the real cloud adds fields over time.

@@ -1,4 +1,4 @@
-"""Device-side MQTT rules of PROTOCOL.md §4: credentials, topics, tunnel_notify."""
+"""Device-side MQTT rules of docs/protocol.md §4: credentials, topics, tunnel_notify."""
 
 from __future__ import annotations
 

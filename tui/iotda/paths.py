@@ -1,4 +1,4 @@
-"""Where IoTDA's resources live on the wire (PROTOCOL.md §2 and §5), in one place.
+"""Where IoTDA's resources live on the wire (docs/protocol.md §2 and §5), in one place.
 
 The REST API sits under `/v5/iot/{project_id}`; a tunnel has two WebSocket endpoints,
 `/v5/iot/tunnels/{tunnel_id}/source-connect` (the app) and `…/device-connect` (the device).

@@ -1,7 +1,7 @@
-"""Huawei Cloud API signing (PROTOCOL.md §3): SDK-HMAC-SHA256 and V11-HMAC-SHA256.
+"""Huawei Cloud API signing (docs/protocol.md §3): SDK-HMAC-SHA256 and V11-HMAC-SHA256.
 
 The same functions sign on the client and verify on the local platform, so the two
-cannot drift apart; the test vectors of PROTOCOL.md §3 pin both to the official SDK.
+cannot drift apart; the test vectors of docs/protocol.md §3 pin both to the official SDK.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""IoTDA's two timestamp formats (PROTOCOL.md §2)."""
+"""IoTDA's two timestamp formats (docs/protocol.md §2)."""
 
 from __future__ import annotations
 

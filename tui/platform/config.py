@@ -16,7 +16,7 @@ from tui.platform.links import LinkLimits
 from tui.platform.ratelimit import AUTH_FAILURES, REST_REQUESTS, RateLimit
 
 EDITIONS = ("basic", "standard", "enterprise")
-# PROTOCOL.md §5.1: "iotunnel" repeats connect_tunnel to a late app, tells the device when
+# docs/protocol.md §5.1: "iotunnel" repeats connect_tunnel to a late app, tells the device when
 # its app left (410) and relays our extensions; "documented" does only what Huawei documents
 RELAY_IOTUNNEL = "iotunnel"
 RELAY_DOCUMENTED = "documented"

@@ -10,7 +10,7 @@ while the socket takes data at once), and that wait has a deadline:
   ahead of queued data, the others after it, in order;
 - a frame that cannot be handed to the socket within `stall_timeout` means the peer is
   stuck: the transport is aborted (uvicorn's own close() waits for a buffer that never
-  drains, PITFALLS.md); a close that takes longer than `close_timeout` is cut the same way;
+  drains, docs/notes.md); a close that takes longer than `close_timeout` is cut the same way;
 - the kernel buffers of a tunnel socket are kept small, so a pong or a keepalive ping
   waits behind kilobytes, not megabytes, of relay data;
 - a side the relay does not read (its peer is over budget) is not dropped because its

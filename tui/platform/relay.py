@@ -1,4 +1,4 @@
-"""The tunnel WebSocket endpoints: `source-connect` and `device-connect` (PROTOCOL.md §5).
+"""The tunnel WebSocket endpoints: `source-connect` and `device-connect` (docs/protocol.md §5).
 
 Text frames are relayed verbatim; the platform reads a frame to answer an app's `ping`
 with `pong`, to drop what a device may not send (frames only the platform originates)
@@ -86,7 +86,7 @@ def parse_frame(text: str) -> dict[str, Any] | None:
 
 
 def platform_only(body: dict[str, Any]) -> bool:
-    """True for a frame only the platform may originate (PROTOCOL.md §5.1)."""
+    """True for a frame only the platform may originate (docs/protocol.md §5.1)."""
     operation = body.get("operation_type")
     if operation in (Op.CONNECT_TUNNEL, Op.PONG, Op.PING):
         return True

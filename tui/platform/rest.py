@@ -1,4 +1,4 @@
-"""The REST API of PROTOCOL.md §2 and the IAM token endpoint, as Starlette routes.
+"""The REST API of docs/protocol.md §2 and the IAM token endpoint, as Starlette routes.
 
 Every answer carries `X-Request-Id`; every failure is an IoTDA error body with a 4xx
 (a 500 only for a bug, and then without details).
@@ -46,7 +46,7 @@ MAX_BODY_BYTES = 64 * 1024
 BODY_TIMEOUT = 10.0  # a body that trickles in slower than this holds no connection
 COMPACT_TIME = re.compile(COMPACT_TIME_PATTERN)
 REQUEST_ID_KEY = "iotunnel.request_id"
-# tells a client it talks to this local platform, not to Huawei's (PROTOCOL.md §5.1)
+# tells a client it talks to this local platform, not to Huawei's (docs/protocol.md §5.1)
 PLATFORM_HEADER = "X-Iotunnel-Platform"
 _MARKER = re.compile(r"[0-9a-fA-F]{24}")  # fullmatch: "$" would let a newline through
 _STRING_FILTERS = ("product_id", "node_id", "device_name", "gateway_id", "app_id")

@@ -299,7 +299,7 @@ class Platform:
             log_config=None,
             access_log=False,
             ws_max_size=MAX_FRAME_BYTES,
-            ws_per_message_deflate=False,  # PITFALLS: deflate costs ~8× throughput
+            ws_per_message_deflate=False,  # docs/notes.md: deflate costs ~8× throughput
             ws_ping_interval=cfg.keepalive,
             ws_ping_timeout=cfg.keepalive,
             timeout_graceful_shutdown=5,

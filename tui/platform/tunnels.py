@@ -1,4 +1,4 @@
-"""Tunnel rules and live links of the local platform (PROTOCOL.md §2 and §5).
+"""Tunnel rules and live links of the local platform (docs/protocol.md §2 and §5).
 
 `TunnelService` owns the truth about tunnels: the REST routes and the WebSocket relay
 both call it, so TunnelInfo states stay true at every step. Rule violations raise
@@ -344,7 +344,7 @@ class TunnelService:
         if side == SOURCE and live.device is None and (reopened or not self._notified_lately(live)):
             await self._notify_device(tunnel, self._device_token(live, tunnel))
         # Huawei documents connect_tunnel when the device connects; repeating it to an app
-        # that comes after the device is our relay's addition (PROTOCOL.md §5.1)
+        # that comes after the device is our relay's addition (docs/protocol.md §5.1)
         late_app = side == SOURCE and self.relay_mode == RELAY_DOCUMENTED
         if live.source is not None and live.device is not None and not late_app:
             connect = TunnelFrame(Op.CONNECT_TUNNEL, new_request_id()).encode()

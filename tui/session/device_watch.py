@@ -1,4 +1,4 @@
-"""Is the device side of a tunnel connected? Asked of the REST API (PROTOCOL.md §5.1).
+"""Is the device side of a tunnel connected? Asked of the REST API (docs/protocol.md §5.1).
 
 Huawei documents `connect_tunnel` only as "the device is connected": a relay need not
 repeat it to an app that connects after the device. So the session also asks the

@@ -1,4 +1,4 @@
-"""Where this client keeps its local state (DESIGN.md "Configuration").
+"""Where this client keeps its local state (docs/design.md "Configuration").
 
 The functions live in tui/iotda/localstate.py, which the platform may import too; this
 module keeps the session layer's and the app's imports working.

@@ -1,4 +1,4 @@
-"""The app side of one tunnel (PROTOCOL.md §5): connect, log in, stream, keep alive,
+"""The app side of one tunnel (docs/protocol.md §5): connect, log in, stream, keep alive,
 reconnect while the token is valid, resume the shell, record.
 
 A `TunnelSession` runs as one long-lived task (`run()`); the owner talks to it through
@@ -262,7 +262,7 @@ class TunnelSession(SessionFrames):
                     self.tunnel_uri,
                     **options,
                     additional_headers={TOKEN_HEADER: self._token},
-                    compression=None,  # deflate costs ~8x throughput (PITFALLS.md)
+                    compression=None,  # deflate costs ~8x throughput (docs/notes.md)
                     open_timeout=OPEN_TIMEOUT,
                     ping_interval=max(self._ping_interval, 1.0),
                     ping_timeout=LINK_PING_TIMEOUT,

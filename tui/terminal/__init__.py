@@ -1,6 +1,6 @@
 """tui.terminal: a VT emulator backend and the `TerminalPane` widget.
 
-Knows bytes in and bytes out, nothing of tunnels (DESIGN.md).
+Knows bytes in and bytes out, nothing of tunnels (docs/design.md).
 """
 
 from tui.terminal.backend import Attrs, TerminalBackend, TerminalModes

@@ -1,7 +1,7 @@
 """The emulator backend interface: bytes in, a screen of styled cells out.
 
 The pane talks only to this interface, so a faster emulator can replace the pyte one
-without touching the widget (DESIGN.md).
+without touching the widget (docs/design.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A pyte `Screen` that fixes what pyte 0.8.2 gets wrong (see PITFALLS.md).
+"""A pyte `Screen` that fixes what pyte 0.8.2 gets wrong (see docs/notes.md).
 
 - alternate screen (private modes 1049/1047/47) with its own buffer;
 - zero-width joiners and variation selectors join the previous cell instead of

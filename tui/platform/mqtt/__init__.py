@@ -1,4 +1,4 @@
-"""The platform's MQTT 3.1.1 device gateway (PROTOCOL.md §4).
+"""The platform's MQTT 3.1.1 device gateway (docs/protocol.md §4).
 
 gateway = DeviceGateway(secret_for, on_status, on_uplink, clock=clock)
 port = await gateway.start("127.0.0.1", 0, ssl_context=None)

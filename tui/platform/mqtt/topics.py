@@ -6,7 +6,7 @@ from tui.iotda.mqtt import device_topic_prefix
 
 
 def implicit_filter(device_id: str) -> str:
-    """System downlinks a device receives at QoS 0 without SUBSCRIBE (PROTOCOL.md §4)."""
+    """System downlinks a device receives at QoS 0 without SUBSCRIBE (docs/protocol.md §4)."""
     return f"{device_topic_prefix(device_id)}sys/#"
 
 
