@@ -106,6 +106,13 @@ def test_open_log_in_run_leave_renew_close_and_quit_typed_ahead(dashboard_over_s
     pane.wait_for("Close the tunnel to Heat pump A17", STEP_TIMEOUT)
     pane.type("y")
     pane.wait_for("closed", STEP_TIMEOUT)
+
+    # a command on many devices: filter, * marks what is shown, x asks, results live
+    pane.type("/berlin\r*xuptime\tdemo\tdemo\r")
+    screen = pane.wait_for("done", STEP_TIMEOUT)
+    assert "5 ok" in screen and screen.count(" up ") >= 3, screen
+    pane.type("\x1b")  # back to the list
+    pane.wait_for("5 marked", STEP_TIMEOUT)
     pane.type("q")
     pane.wait_until(lambda s: pane.dead(), "ssh to end after q", STEP_TIMEOUT)
     assert not list(remote_tmp.glob("iotunnel-demo-*"))

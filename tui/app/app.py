@@ -238,7 +238,10 @@ class IoTunnelApp(App[None]):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded and self.is_mounted:
-            self.key_gate.key_read(event)
+            if self.key_gate.passes_now():
+                await self._dispatch_key(event)
+            else:
+                self.key_gate.key_read(event)
             return
         await super().on_event(event)
 

@@ -37,8 +37,10 @@ SCREEN_READY_SECONDS = 1.0
 INTERRUPT_KEYS = frozenset({"escape", "ctrl+q"})
 # how often held keys are re-checked when nothing else wakes the gate
 POLL_SECONDS = 0.05
-# after this many immediate re-checks of a busy app, wait POLL_SECONDS between checks
+# after this many immediate re-checks of a busy app, wait BUSY_SECONDS between checks
+# (a key waits at most that long past the moment the app settled)
 SPINS_BEFORE_SLEEP = 50
+BUSY_SECONDS = 0.002
 
 
 @dataclass
@@ -105,6 +107,18 @@ class KeyGate:
     def holding(self) -> bool:
         return bool(self._holds)
 
+    def passes_now(self) -> bool:
+        """True when a key just read may go on at once (the common case: one key typed at
+        a time, nothing held, the app settled); it then costs no extra hop."""
+        return (
+            not self._keys
+            and not self._holds
+            and not self._in_flight
+            and self._check_handle is None
+            and not self.screen_wait()
+            and self._settled()
+        )
+
     def key_read(self, event: events.Key) -> None:
         if self._holds and event.key in INTERRUPT_KEYS:
             # the person gave up waiting (escape) or quits: what they typed for the
@@ -151,7 +165,7 @@ class KeyGate:
         if self._spins < SPINS_BEFORE_SLEEP:
             self._check_handle = loop.call_soon(self._check)
         else:
-            self._check_handle = loop.call_later(POLL_SECONDS, self._check)
+            self._check_handle = loop.call_later(BUSY_SECONDS, self._check)
 
     def _check(self) -> None:
         self._check_handle = None

@@ -28,7 +28,9 @@ from tui.session.events import (
     Connecting,
     DeviceReady,
     Ended,
+    InputRefused,
     LoginAccepted,
+    NewShell,
     Output,
     PeerDisconnected,
     Reconnecting,
@@ -249,11 +251,10 @@ class TunnelTab(TabPane):
             self._refused_notice = False
             self.set_phase("connected", "connected")
             self.pane.focus()
-        elif type(event).__name__ == "NewShell":  # the session's event (contract 4)
+        elif isinstance(event, NewShell):  # after a reconnect that could not resume
             self.mark_new_shell()
-        elif type(event).__name__ == "InputRefused":
-            dropped = getattr(event, "bytes_dropped", 0)
-            self.say_in_pane(f"{dropped} bytes typed while not connected were not sent")
+        elif isinstance(event, InputRefused):
+            self.say_in_pane(f"{event.bytes_dropped} bytes typed while not connected were not sent")
         elif isinstance(event, PeerDisconnected):
             self._on_disconnect(event)
         elif isinstance(event, Reconnecting):
