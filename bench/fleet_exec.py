@@ -54,6 +54,7 @@ def write_seed(path: Path, count: int) -> list[str]:
             f'secret = "secret-{i:05d}"',
         ]
     path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)  # it holds secrets: the platform and the fleet refuse it otherwise
     return ids
 
 

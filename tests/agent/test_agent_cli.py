@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.agent.source import Source
-from tests.support.platform import SEED_FILE, RunningPlatform, running_platform
+from tests.support.platform import SEED_FILE, RunningPlatform, private_seed, running_platform
 from tui.iotda.frames import ConnectAnswer, Op, connect_frame
 
 TIMEOUT = 30.0
@@ -166,12 +166,14 @@ async def test_agent_from_toml_unreachable_broker_exits_0_on_sigint(
     assert "from-env-secret" not in "".join(agent.lines)
 
 
-async def test_fleet_runs_devices_and_takes_them_offline(platform: RunningPlatform) -> None:
+async def test_fleet_runs_devices_and_takes_them_offline(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
     args = [
         "-v",
         "fleet",
         "--seed",
-        str(SEED_FILE),
+        str(private_seed(tmp_path)),
         "--mqtt",
         platform.endpoints.mqtt,
         "--count",
@@ -206,11 +208,14 @@ async def test_fleet_bad_options_exit_2(tmp_path: Path) -> None:
     loose = tmp_path / "password"
     loose.write_text("pw-on-a-shared-disk\n")
     loose.chmod(0o644)
-    base = ["fleet", "--seed", str(SEED_FILE), "--mqtt", "mqtt://127.0.0.1:1"]
+    (tmp_path / "good").mkdir()
+    seed = private_seed(tmp_path / "good")
+    base = ["fleet", "--seed", str(seed), "--mqtt", "mqtt://127.0.0.1:1"]
     for args in (
+        ["fleet", "--seed", str(SEED_FILE), "--mqtt", "mqtt://127.0.0.1:1"],  # 0644: secrets
         ["fleet", "--seed", str(bad_seed), "--mqtt", "mqtt://127.0.0.1:1"],
         [*base, "--flap", "x"],
-        ["fleet", "--seed", str(SEED_FILE), "--mqtt", "http://nope"],
+        ["fleet", "--seed", str(seed), "--mqtt", "http://nope"],
         [*base, "--password-file", str(loose)],  # readable by others: refused
         [*base, "--password", "pw-in-ps-output"],  # a secret flag would show in `ps`
     ):
@@ -221,10 +226,18 @@ async def test_fleet_bad_options_exit_2(tmp_path: Path) -> None:
 
 
 async def test_fleet_prints_one_ready_line_and_exits_130_on_sigint(
-    platform: RunningPlatform,
+    platform: RunningPlatform, tmp_path: Path
 ) -> None:
     # issue 8 §5: main printed nothing on stdout and exited 0 when interrupted
-    args = ["fleet", "--seed", str(SEED_FILE), "--mqtt", platform.endpoints.mqtt, "--count", "3"]
+    args = [
+        "fleet",
+        "--seed",
+        str(private_seed(tmp_path)),
+        "--mqtt",
+        platform.endpoints.mqtt,
+        "--count",
+        "3",
+    ]
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tui", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,

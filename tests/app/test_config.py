@@ -88,6 +88,7 @@ def test_missing_file_means_defaults(tmp_path: Path) -> None:
         ),
         ("default_profile = 'nope'", "default_profile", "no profile named"),
         ("theme = [", "", "not valid TOML"),
+        ("terminal_backend = 'xterm'", "terminal_backend", "one of auto, ghostty, pyte"),
     ],
 )
 def test_a_bad_config_names_file_key_and_problem(

@@ -99,6 +99,7 @@ class AppConfig:
     path: str | None = None
     record_sessions: bool = False  # asciicast of every session's output, never its input
     confirm: bool = True  # ask before close/delete/renew/close all/quit end a live shell
+    terminal_backend: str = "auto"  # the pane's emulator: auto (Ghostty's core), ghostty, pyte
 
     def profile(self, name: str | None) -> Profile:
         where = self.path or "config"
@@ -234,7 +235,18 @@ def parse_config(data: dict[str, Any], path: str = "config") -> AppConfig:
         path=path,
         record_sessions=top.flag("record_sessions"),
         confirm=top.flag("confirm", True),
+        terminal_backend=_terminal_backend(top.str("terminal_backend", "auto") or "auto", path),
     )
+
+
+def _terminal_backend(name: str, path: str) -> str:
+    from tui.terminal import BACKEND_NAMES
+
+    chosen = name.strip().lower()
+    if chosen not in BACKEND_NAMES:
+        choices = ", ".join(BACKEND_NAMES)
+        raise ConfigError(path, "terminal_backend", f"unknown backend {name!r}; one of {choices}")
+    return chosen
 
 
 def _check_theme(name: str, path: str) -> None:

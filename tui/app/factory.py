@@ -16,6 +16,7 @@ from tui.app.usernames import UsernameStore
 from tui.session.audit import AuditContext, AuditLog
 from tui.session.events import SessionEvent
 from tui.session.tokens import TokenStore
+from tui.terminal import set_default_backend, warm_up
 
 
 def default_session_factory(
@@ -75,13 +76,22 @@ def make_app(
     remembered_theme: RememberedTheme | None = None,
     audit: AuditLog | None = None,
     exec_history: ExecHistory | None = None,
+    allow_extensions: bool | None = None,
 ) -> IoTunnelApp:
-    """Build the app with everything outside injected; defaults are the real parts."""
+    """Build the app with everything outside injected; defaults are the real parts.
+
+    `allow_extensions` is the profile's `extensions` key (None = auto: only where the
+    platform says it is iotunnel's own).
+    """
     config = config or AppConfig()
+    set_default_backend(config.terminal_backend)
+    warm_up()  # Ghostty's core loads in the background: the first tab opens without a pause
     return IoTunnelApp(
         client=client,
         session_factory=session_factory
-        or default_session_factory(clock, config.record_sessions, client=client),
+        or default_session_factory(
+            clock, config.record_sessions, client=client, allow_extensions=allow_extensions
+        ),
         clock=clock,
         config=config,
         token_store=token_store if token_store is not None else TokenStore(),

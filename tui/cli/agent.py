@@ -83,7 +83,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
     from tui.platform.config import SeedError, load_seed
 
     try:
-        seed = load_seed(args.seed)
+        seed = load_seed(args.seed, private=True)  # device secrets: 0600 like every secret file
         password = (
             read_secret_file(args.password_file)
             if args.password_file

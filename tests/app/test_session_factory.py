@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.support.platform import running_platform
-from tui.cli.sessions import profile_session_factory
+from tui.app.factory import default_session_factory
 
 
 @pytest.mark.parametrize(("key", "allowed"), [(None, True), (True, True), (False, False)])
@@ -15,7 +17,7 @@ async def test_the_profile_key_decides_with_the_platform_header(
     async with running_platform() as p, p.client() as client:
         await client.list_tunnels()  # the local platform says who it is on every answer
         assert client.platform_is_iotunnel is True
-        make = profile_session_factory(client, key)
+        make = default_session_factory(time.time, client=client, allow_extensions=key)
         session = make(
             "ws://127.0.0.1:9/v5/iot/tunnels/t/source-connect",
             "token",
@@ -28,7 +30,7 @@ async def test_the_profile_key_decides_with_the_platform_header(
 
 async def test_auto_is_off_before_the_platform_said_anything() -> None:
     async with running_platform() as p, p.client() as client:
-        make = profile_session_factory(client, None)
+        make = default_session_factory(time.time, client=client)
         session = make(
             "ws://127.0.0.1:9/x", "token", on_event=lambda e: None, expires_at=None, device_id="d"
         )
