@@ -15,11 +15,20 @@ from tui.session.events import SessionEvent
 from tui.session.tokens import TokenStore
 
 
-def default_session_factory(clock: Callable[[], float], record: bool = False) -> SessionFactory:
+def default_session_factory(
+    clock: Callable[[], float],
+    record: bool = False,
+    *,
+    client: object | None = None,
+    extensions: bool | None = None,
+) -> SessionFactory:
     """Real `TunnelSession`s sharing the app's clock for token expiry.
 
     With `record`, each session's output goes to an asciicast file under
     `$XDG_STATE_HOME/iotunnel/recordings/` (0600) that `iotunnel replay` plays.
+    `client` (an IoTDAClient) lets a session ask the REST API whether the device is there
+    and tells it whether the platform is iotunnel's own; `extensions` is the profile's key
+    (None = auto): together they decide whether our extensions are used (contract 3).
     """
     from tui.session.recorder import Recorder
     from tui.session.session import TunnelSession
@@ -40,6 +49,8 @@ def default_session_factory(clock: Callable[[], float], record: bool = False) ->
             on_event=on_event,
             expires_at=expires_at,
             recorder=recorder,
+            client=client,  # type: ignore[arg-type]
+            allow_extensions=extensions,
         )
 
     return make
@@ -60,9 +71,18 @@ def make_app(
 ) -> IoTunnelApp:
     """Build the app with everything outside injected; defaults are the real parts."""
     config = config or AppConfig()
+    if session_factory is None:
+        profile = config.profiles.get(profile_name) if profile_name else None
+        session_factory = default_session_factory(
+            clock,
+            config.record_sessions,
+            # a test's fake API has no platform header to tell: then no client at all
+            client=client if hasattr(client, "platform_is_iotunnel") else None,
+            extensions=profile.extensions if profile else None,
+        )
     return IoTunnelApp(
         client=client,
-        session_factory=session_factory or default_session_factory(clock, config.record_sessions),
+        session_factory=session_factory,
         clock=clock,
         config=config,
         token_store=token_store if token_store is not None else TokenStore(),

@@ -46,7 +46,6 @@ def _run_dashboard(args: argparse.Namespace) -> int:
     prefer_fast_frames()  # before anything imports textual
     from tui.app.config import ConfigError, build_auth, load_config
     from tui.app.factory import make_app
-    from tui.cli.sessions import profile_session_factory
     from tui.iotda.client import IoTDAClient
 
     try:
@@ -69,15 +68,8 @@ def _run_dashboard(args: argparse.Namespace) -> int:
             verify=profile.verify,
         )
         async with client:
-            sessions = profile_session_factory(
-                client, profile.extensions, record=config.record_sessions
-            )
-            app = make_app(
-                client=client,
-                config=config,
-                profile_name=profile.name,
-                session_factory=sessions,
-            )
+            # make_app gives the sessions this client and the profile's extensions key
+            app = make_app(client=client, config=config, profile_name=profile.name)
             await app.run_async()
             return int(app.return_code or 0)
 
