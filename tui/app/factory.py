@@ -22,16 +22,17 @@ from tui.terminal import set_default_backend, warm_up
 def default_session_factory(
     clock: Callable[[], float],
     record: bool = False,
+    *,
     client: object | None = None,
-    allow_extensions: bool | None = None,
+    extensions: bool | None = None,
 ) -> SessionFactory:
     """Real `TunnelSession`s sharing the app's clock for token expiry.
 
     With `record`, each session's output goes to an asciicast file under
     `$XDG_STATE_HOME/iotunnel/recordings/` (0600) that `iotunnel replay` plays.
-    `client` (the app's IoTDAClient) tells the session whether it talks to iotunnel's
-    own platform (extensions: resize, resume; `allow_extensions` None = auto) and lets it
-    ask the REST API whether the device is there while it reconnects.
+    `client` (an IoTDAClient) lets a session ask the REST API whether the device is there
+    and tells it whether the platform is iotunnel's own; `extensions` is the profile's key
+    (None = auto): together they decide whether our extensions are used (contract 3).
     """
     # a stand-in client (the snapshot tests' fixtures) has no platform header to tell
     state_source = client if hasattr(client, "platform_is_iotunnel") else None
@@ -55,7 +56,7 @@ def default_session_factory(
             expires_at=expires_at,
             recorder=recorder,
             client=state_source,  # type: ignore[arg-type]
-            allow_extensions=allow_extensions,
+            allow_extensions=extensions,
         )
 
     return make
@@ -76,22 +77,22 @@ def make_app(
     remembered_theme: RememberedTheme | None = None,
     audit: AuditLog | None = None,
     exec_history: ExecHistory | None = None,
-    allow_extensions: bool | None = None,
 ) -> IoTunnelApp:
-    """Build the app with everything outside injected; defaults are the real parts.
-
-    `allow_extensions` is the profile's `extensions` key (None = auto: only where the
-    platform says it is iotunnel's own).
-    """
+    """Build the app with everything outside injected; defaults are the real parts."""
     config = config or AppConfig()
     set_default_backend(config.terminal_backend)
     warm_up()  # Ghostty's core loads in the background: the first tab opens without a pause
+    if session_factory is None:
+        profile = config.profiles.get(profile_name) if profile_name else None
+        session_factory = default_session_factory(
+            clock,
+            config.record_sessions,
+            client=client,
+            extensions=profile.extensions if profile else None,
+        )
     return IoTunnelApp(
         client=client,
-        session_factory=session_factory
-        or default_session_factory(
-            clock, config.record_sessions, client=client, allow_extensions=allow_extensions
-        ),
+        session_factory=session_factory,
         clock=clock,
         config=config,
         token_store=token_store if token_store is not None else TokenStore(),

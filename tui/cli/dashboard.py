@@ -68,12 +68,8 @@ def _run_dashboard(args: argparse.Namespace) -> int:
             verify=profile.verify,
         )
         async with client:
-            app = make_app(
-                client=client,
-                config=config,
-                profile_name=profile.name,
-                allow_extensions=profile.extensions,
-            )
+            # make_app gives the sessions this client and the profile's extensions key
+            app = make_app(client=client, config=config, profile_name=profile.name)
             await app.run_async()
             return int(app.return_code or 0)
 
