@@ -182,15 +182,8 @@ def run_exec(args: argparse.Namespace) -> int:
 async def _main(
     args: argparse.Namespace, conn: Connection, login: Any, targets_file: list[str] | None
 ) -> int:
-    from tui.iotda.client import IoTDAClient
 
-    async with IoTDAClient(
-        conn.endpoint,
-        conn.project_id,
-        conn.auth,
-        instance_id=conn.instance_id,
-        verify=conn.verify,
-    ) as client:
+    async with conn.client() as client:
         if args.device_id:
             return await _one(args, client, conn, login)
         return await _fleet(args, client, conn, login, targets_file)

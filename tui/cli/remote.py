@@ -39,6 +39,18 @@ class Connection:
     instance_id: str | None = None
     verify: bool | str = True
 
+    def client(self) -> Any:
+        """A REST client for this connection (an async context manager)."""
+        from tui.iotda.client import IoTDAClient
+
+        return IoTDAClient(
+            self.endpoint,
+            self.project_id,
+            self.auth,
+            instance_id=self.instance_id,
+            verify=self.verify,
+        )
+
 
 # --- options -----------------------------------------------------------------------------
 
@@ -184,7 +196,6 @@ def run_remote(
     err: TextIO | None = None,
 ) -> int:
     """Resolve the connection, run `action` with a client, map errors to exit codes."""
-    from tui.iotda.client import IoTDAClient
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -195,13 +206,7 @@ def run_remote(
         return EXIT_USAGE
 
     async def go() -> Any:
-        async with IoTDAClient(
-            conn.endpoint,
-            conn.project_id,
-            conn.auth,
-            instance_id=conn.instance_id,
-            verify=conn.verify,
-        ) as client:
+        async with conn.client() as client:
             return await action(client, args, conn)
 
     try:
