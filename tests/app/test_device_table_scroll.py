@@ -88,3 +88,24 @@ async def test_names_come_first_at_80_columns_cut_in_the_middle_and_no_match_is_
         table.set_filter("zzz")
         await pilot.pause()
         assert "no device matches “zzz”" in table.render_line(1).text
+
+
+class ThemedTableApp(TableApp):
+    # as the dashboard's stylesheet: a list background, a translucent cursor over it
+    CSS = """
+    DeviceTable { background: #101010; }
+    DeviceTable > .device-table--cursor { background: #4060a0 50%; }
+    DeviceTable > .device-table--status-online { color: green; text-style: bold; }
+    """
+
+
+async def test_the_highlight_covers_the_whole_row() -> None:
+    # issue 8: the status (and token) cells kept the list's background on the cursor row
+    app = ThemedTableApp()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(DeviceTable)
+        await pilot.press("down")
+        row = table.cursor_row - int(table.scroll_offset.y) + 1  # line 0 is the header
+        cursor_bg = table.get_component_rich_style("device-table--cursor").bgcolor
+        backgrounds = {s.style.bgcolor for s in table.render_line(row) if s.text.strip()}
+        assert backgrounds == {cursor_bg}

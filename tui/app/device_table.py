@@ -318,8 +318,10 @@ class DeviceTable(ScrollView, can_focus=True):
             base = self.rich_style
             cursor = base + self.get_component_rich_style("device-table--cursor")
             styles = {"base": base, "cursor": cursor}
-            for name in self.COMPONENT_CLASSES:
-                part = self.get_component_rich_style(name)
+            for name in self.COMPONENT_CLASSES - {"device-table--cursor"}:
+                # only what the component sets (colour, bold): its full style carries the
+                # list's background, which would punch holes in the cursor row's highlight
+                part = self.get_component_rich_style(name, partial=True)
                 short = name.removeprefix("device-table--")
                 styles[short] = base + part
                 styles[f"cursor:{short}"] = cursor + part
