@@ -55,13 +55,21 @@ def dashboard_over_ssh(tmp_path: Path, request: pytest.FixtureRequest):
         "XDG_STATE_HOME": str(home / "state"),
         "TMPDIR": str(home / "tmp"),
     }
-    command = f"{sys.executable} -m tui.cli demo"
-    with (
-        running_sshd(tmp_path, force_command=command, set_env=remote_env) as sshd,
-        LatencyProxy(sshd.port, latency=LATENCY) as proxy,
-        TmuxPane.start(ssh_client_argv(proxy.port, sshd.client_key, sshd.user), size=size) as pane,
-    ):
-        yield pane, home / "tmp", proxy
+    demo_log = home / "demo.log"  # the demo's debug log: shown below a failed journey
+    command = f"{sys.executable} -m tui.cli --log-file {demo_log} demo"
+    try:
+        with (
+            running_sshd(tmp_path, force_command=command, set_env=remote_env) as sshd,
+            LatencyProxy(sshd.port, latency=LATENCY) as proxy,
+            TmuxPane.start(
+                ssh_client_argv(proxy.port, sshd.client_key, sshd.user), size=size
+            ) as pane,
+        ):
+            yield pane, home / "tmp", proxy
+    finally:
+        if demo_log.exists():  # pytest prints a teardown's output only when the test failed
+            print("--- the demo's log, last lines ---")
+            print("\n".join(demo_log.read_text(errors="replace").splitlines()[-80:]))
 
 
 def summary_count(screen: str, shown: int) -> bool:

@@ -50,3 +50,13 @@ def test_unavailable_ghostty_falls_back_to_pyte(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(backends, "ghostty_available", lambda: False)
     assert backends.chosen_backend("ghostty") == "pyte"
     assert isinstance(backends.make_backend(10, 3, name="ghostty"), PyteBackend)
+
+
+@needs_ghostty
+def test_one_thread_at_a_time_in_ghosttys_core() -> None:
+    # a journey over SSH froze at "opening the tunnel…": the first pane built its terminal
+    # while the warm-up thread was still inside the library
+    thread = backends.warm_up()
+    assert thread is not None and backends.warm_up() is thread  # once per process
+    backends.make_backend(10, 3)
+    assert not thread.is_alive()  # the pane's terminal waited for the warm-up to finish

@@ -22,6 +22,9 @@ BACKEND_NAMES = ("auto", "ghostty", "pyte")
 _default = "auto"
 _ghostty_error: str | None = None
 _ghostty_checked = False
+# Ghostty's core is used from one thread at a time: a pane never builds its terminal while
+# the warm-up thread is still inside the library (two threads in it at once hung the app)
+_warming: threading.Thread | None = None
 
 
 class UnknownBackendError(ValueError):
@@ -77,6 +80,9 @@ def make_backend(
     columns: int = 80, lines: int = 24, scrollback: int = 10_000, name: str | None = None
 ) -> TerminalBackend:
     """A new emulator backend of the chosen kind."""
+    warming = _warming
+    if warming is not None and warming is not threading.current_thread():
+        warming.join()  # at most the rest of the ~1 s warm-up, once
     if chosen_backend(name) == "ghostty":
         from tui.terminal.ghostty_backend import GhosttyBackend
 
@@ -91,8 +97,11 @@ def warm_up() -> threading.Thread | None:
     """Load Ghostty's core in the background (call it when the app starts): the first
     import and the first terminal cost about a second of cffi parsing, which would
     otherwise freeze the UI when the first tab opens. Returns the thread, if any."""
+    global _warming
     if os.environ.get(ENV_VAR, "").strip().lower() == "pyte" or _default == "pyte":
         return None
+    if _warming is not None:
+        return _warming  # once per process: one thread in the library at a time
 
     def load() -> None:
         try:
@@ -102,9 +111,12 @@ def warm_up() -> threading.Thread | None:
                 backend.take_dirty()
                 backend.row_runs(0)
                 backend.encode_key("a", "a")
+                close = getattr(backend, "close", None)  # pyte, had Ghostty failed to start
+                if close is not None:
+                    close()  # freed here, not by a finaliser in whichever thread
         except Exception:
             log.debug("terminal: warm-up failed", exc_info=True)
 
-    thread = threading.Thread(target=load, name="iotunnel-terminal-warm-up", daemon=True)
-    thread.start()
-    return thread
+    _warming = threading.Thread(target=load, name="iotunnel-terminal-warm-up", daemon=True)
+    _warming.start()
+    return _warming
