@@ -2,11 +2,13 @@
 
 Prints, in one run, medians of `--runs` runs measured on this machine (and, where load
 from other processes would skew wall-clock ratios, the ratio of CPU times as well):
-- ingest (MB/s) of plain / coloured / cursor-heavy input at 80x24 and 200x50: the
-  pane's Ghostty backend fed in 2 KB slices with its dirty rows read after every 4 ms
-  slice (as the pane's feeder does when output is not flooding), the same library
-  fed in one call, tmux (when installed: the bytes `cat` into a detached tmux pane of
-  the same size), and the pyte fallback (on `--pyte-mb`, it is ~50x slower);
+- ingest (MB/s) of plain / coloured / cursor-heavy input at 80x24 and 200x50: 2 KB
+  frames (as the WebSocket delivers them) through the pane's feeder into its Ghostty
+  backend, dirty rows read after every 4 ms slice; the same library fed in one call;
+  as a ratio, one backend call per 2 KB frame ("per frame": the cost of a call inside
+  the library, which is why the feeder joins frames); tmux (when installed: the bytes
+  `cat` into a detached tmux pane of the same size); the pyte fallback (on `--pyte-mb`,
+  it is ~50x slower);
 - the pane as a whole (headless app, 120x40: backend + dirty-row rendering at the frame
   rate) draining a flood, beside the backend alone on the same bytes;
 - key delay (p50/p99) while that flood arrives;
@@ -32,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui.terminal.backends import make_backend
-from tui.terminal.feeder import SLICE_SECONDS
+from tui.terminal.feeder import PIECE_BYTES, OutputQueue
 
 CHUNK = 2048  # what the pane feeds the emulator per call
 FRAME_SETTLE = 0.05  # after the drain, the pane's last (throttled) frame
@@ -102,18 +104,34 @@ def median(values: list[float]) -> float:
 CPU_SECONDS: list[float] = []  # process time of the last timed call, beside wall time
 
 
-def backend_slices(data: bytes, cols: int, rows: int, name: str) -> float:
+def backend_slices(data: bytes, cols: int, rows: int, name: str = "ghostty") -> float:
+    """The pane's path: 2 KB frames (as the WebSocket delivers them) queued for the
+    pane's feeder, which joins them into calls of up to the backend's `piece_bytes` and
+    reads the dirty rows after every 4 ms slice."""
+    backend = make_backend(cols, rows, name=name)
+    piece = getattr(backend, "piece_bytes", PIECE_BYTES)  # as the pane picks it
+    queue = OutputQueue(backend.feed, backend.take_dirty, piece_bytes=piece)
+    loop = asyncio.new_event_loop()
+    gc.collect()
+    try:
+        start, cpu = time.perf_counter(), time.process_time()
+        for i in range(0, len(data), CHUNK):
+            queue.append(data[i : i + CHUNK])
+        loop.run_until_complete(queue.drain())
+        CPU_SECONDS.append(time.process_time() - cpu)
+        return time.perf_counter() - start
+    finally:
+        loop.close()
+
+
+def backend_per_frame(data: bytes, cols: int, rows: int, name: str = "ghostty") -> float:
+    """One backend call per 2 KB frame (what the feeder did before it joined frames)."""
     backend = make_backend(cols, rows, name=name)
     gc.collect()
-    start, cpu = time.perf_counter(), time.process_time()
-    slice_end = start + SLICE_SECONDS
+    start = time.perf_counter()
     for i in range(0, len(data), CHUNK):
         backend.feed(data[i : i + CHUNK])
-        if time.perf_counter() >= slice_end:  # as the pane's feeder: dirty rows per slice
-            backend.take_dirty()
-            slice_end = time.perf_counter() + SLICE_SECONDS
     backend.take_dirty()
-    CPU_SECONDS.append(time.process_time() - cpu)
     return time.perf_counter() - start
 
 
@@ -157,7 +175,7 @@ def bench_ingest(runs: int, size: int, pyte_size: int, ghostty: bool) -> None:
     print(f"ingest MB/s, {size / 1e6:.0f} MB per payload, median of {runs} runs")
     print(
         f"  {'payload':<8} {'size':>7} {'ghostty 2KB':>12} {'lib 1 call':>11} {'ratio':>6}"
-        f" {'(CPU)':>6} {'tmux':>7} {'vs tmux':>8} {'pyte':>6}"
+        f" {'(CPU)':>6} {'per frame':>9} {'tmux':>7} {'vs tmux':>8} {'pyte':>6}"
     )
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -165,16 +183,23 @@ def bench_ingest(runs: int, size: int, pyte_size: int, ghostty: bool) -> None:
             for name, make in PAYLOADS.items():
                 data = make(size, cols, rows)
                 mb = len(data) / 1e6
-                ours = lib = tmux = cpu_ratio = float("nan")
+                ours = lib = per_frame = tmux = cpu_ratio = float("nan")
                 if ghostty:
-                    CPU_SECONDS.clear()
-                    ours = mb / median(
-                        [backend_slices(data, cols, rows, "ghostty") for _ in range(runs)]
-                    )
-                    ours_cpu = median(CPU_SECONDS)
-                    CPU_SECONDS.clear()
-                    lib = mb / median([library_one_call(data, cols, rows) for _ in range(runs)])
-                    cpu_ratio = median(CPU_SECONDS) / ours_cpu
+                    # Interleaved, so that load from elsewhere hits all three alike.
+                    walls: dict[str, list[float]] = {"ours": [], "lib": [], "frame": []}
+                    cpus: dict[str, list[float]] = {"ours": [], "lib": []}
+                    for _ in range(runs):
+                        for key, run in (
+                            ("ours", backend_slices),
+                            ("lib", library_one_call),
+                            ("frame", backend_per_frame),
+                        ):
+                            CPU_SECONDS.clear()
+                            walls[key].append(run(data, cols, rows))
+                            if key in cpus:
+                                cpus[key].append(CPU_SECONDS[-1])
+                    ours, lib, per_frame = (mb / median(walls[k]) for k in ("ours", "lib", "frame"))
+                    cpu_ratio = median(cpus["lib"]) / median(cpus["ours"])
                 if have_tmux:
                     path = tmp / f"{name}.bin"
                     path.write_bytes(data)
@@ -186,7 +211,8 @@ def bench_ingest(runs: int, size: int, pyte_size: int, ghostty: bool) -> None:
                 )
                 print(
                     f"  {name:<8} {cols}x{rows:<4} {ours:12.1f} {lib:11.1f} {ours / lib:6.2f}"
-                    f" {cpu_ratio:6.2f} {tmux:7.1f} {ours / tmux:8.2f} {pyte:6.2f}"
+                    f" {cpu_ratio:6.2f} {per_frame / lib:9.2f} {tmux:7.1f} {ours / tmux:8.2f}"
+                    f" {pyte:6.2f}"
                 )
 
 
@@ -288,8 +314,11 @@ def bench_pane(runs: int, size: int, backend_name: str) -> None:
 # --- repaint --------------------------------------------------------------------------
 
 
-async def repaint_once(cols: int, rows: int, backend_name: str, runs: int) -> float:
+async def repaint_once(cols: int, rows: int, backend_name: str, runs: int) -> tuple[float, float]:
+    """Median seconds of a cold full repaint: the pane's rows as painting builds them,
+    and the same through Textual's `render_lines` (what the compositor calls)."""
     from textual.app import App, ComposeResult
+    from textual.geometry import Region
 
     from tui.terminal.pane import TerminalPane
 
@@ -305,29 +334,48 @@ async def repaint_once(cols: int, rows: int, backend_name: str, runs: int) -> fl
         await pane.wait_drained(120)
         await pilot.pause()
         backend = pane.backend
-        times = []
-        for _ in range(runs * 10):
-            # Cold: the pane's strips and styles, and the backend's rows and style
-            # lookups, are all rebuilt, as after a resize or a screen of new output.
+
+        def cold() -> None:
+            # The pane's strips and styles, and the backend's rows and style lookups,
+            # are all rebuilt, as after a resize or a screen of new output.
             pane._strips.clear()
             pane._styles.clear()
+            pane._styles_cache.clear()
             if hasattr(backend, "_rows"):
                 backend._rows.clear()
                 backend._reader.new_update()
-            start = time.perf_counter()
-            for y in range(rows):
-                pane.render_line(y)
-            times.append(time.perf_counter() - start)
-        return median(times)
+
+        def rows_painted() -> None:
+            pane._painting = True  # as inside `render_lines`: no selection offsets
+            try:
+                for y in range(rows):
+                    pane.render_line(y)
+            finally:
+                pane._painting = False
+
+        def through_textual() -> None:
+            pane.render_lines(Region(0, 0, cols, rows))
+
+        times: dict[str, list[float]] = {"pane": [], "textual": []}
+        for _ in range(runs * 10):
+            for key, paint in (("pane", rows_painted), ("textual", through_textual)):
+                cold()
+                start = time.perf_counter()
+                paint()
+                times[key].append(time.perf_counter() - start)
+        return median(times["pane"]), median(times["textual"])
 
 
 def bench_repaint(runs: int, backends: list[str]) -> None:
-    print(f"full repaint (every row rebuilt from the emulator), median of {runs * 10}")
+    print(
+        f"full repaint (every row rebuilt from the emulator), median of {runs * 10};"
+        " in brackets, through Textual's render_lines"
+    )
     for backend_name in backends:
         figures = []
         for cols, rows in SIZES:
-            seconds = asyncio.run(repaint_once(cols, rows, backend_name, runs))
-            figures.append(f"{cols}x{rows} {seconds * 1000:.2f} ms")
+            ours, textual = asyncio.run(repaint_once(cols, rows, backend_name, runs))
+            figures.append(f"{cols}x{rows} {ours * 1000:.2f} ms ({textual * 1000:.2f})")
         print(f"  {backend_name:<8} " + ", ".join(figures))
 
 

@@ -49,3 +49,20 @@ async def test_flush_feeds_everything_and_reports_low() -> None:
     queue.append(b"0123456789abc")
     queue.flush()
     assert b"".join(seen) == b"0123456789abc" and states == [True, False]
+
+
+async def test_frames_are_joined_into_pieces_in_order() -> None:
+    """2 KB frames from the WebSocket reach the emulator in as few calls as fit a piece
+    (each call has a fixed cost); a larger chunk is still split; nothing is reordered."""
+    calls: list[bytes] = []
+    queue = OutputQueue(calls.append, lambda: None, piece_bytes=8192)
+    frames = [bytes([65 + n % 26]) * 2048 for n in range(9)]
+    big = b"z" * 20000
+    for frame in frames:
+        queue.append(frame)
+    queue.append(big)
+    queue.append(b"tail")
+    await asyncio.wait_for(queue.drain(), 10)
+    assert b"".join(calls) == b"".join(frames) + big + b"tail"
+    assert [len(c) for c in calls] == [8192, 8192, 2048, 8192, 8192, 3620]
+    assert queue.pending_bytes == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.cells import cell_len
 from rich.style import Style
 from textual.app import App, ComposeResult
-from textual.geometry import Offset
+from textual.geometry import Offset, Region
 from textual.selection import Selection
 
 from tui.terminal import TerminalPane
@@ -102,6 +102,25 @@ async def test_selected_text_is_the_screen_text() -> None:
         pane.feed(b"\x1b[?1000h")
         await pane.wait_drained(30)
         assert not pane.allow_select  # the remote owns the mouse now
+
+
+async def test_the_mouse_finds_characters_while_painted_rows_skip_offsets() -> None:
+    """Textual's compositor asks `render_line` which character is under the mouse (the
+    offset meta on each segment); painting goes through `render_lines` and skips that
+    meta (a Style copy per run)."""
+    app = PaneApp()
+    async with app.run_test(size=(40, 6)) as pilot:
+        pane = app.query_one(TerminalPane)
+        pane.feed("abc\u4e2d\u6587 \x1b[31mxyz\x1b[0m".encode())
+        await pane.wait_drained(30)
+        await pilot.pause()
+        region = pane.content_region
+        for cell, character in ((1, 1), (3, 3), (5, 4), (8, 6), (10, 8)):
+            widget, offset = app.screen.get_widget_and_offset_at(region.x + cell, region.y)
+            assert widget is pane and offset == Offset(character, 0), cell
+        painted = pane.render_lines(Region(0, 0, region.width, region.height))
+        assert painted[0].text.startswith("abc\u4e2d\u6587 xyz")
+        assert all(s.style is None or "offset" not in s.style.meta for s in painted[0])
 
 
 async def test_replay_app_plays_a_capture_and_quits() -> None:

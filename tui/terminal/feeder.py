@@ -94,6 +94,27 @@ class OutputQueue:
     async def wait_drained(self, timeout: float) -> None:
         await asyncio.wait_for(self._drained.wait(), timeout)
 
+    def _take(self, limit: int) -> bytes:
+        """Up to `limit` bytes from the front of the backlog, in one piece. Output comes
+        in WebSocket frames of at most 2 KB, and every call into the emulator has a cost
+        of its own (in libghostty-vt, as much as feeding ~1 KB): frames that fit are
+        joined, and a larger chunk is split."""
+        pending = self._pending
+        view = pending.popleft()
+        if len(view) >= limit:
+            if len(view) > limit:
+                pending.appendleft(view[limit:])
+                view = view[:limit]
+            self.pending_bytes -= limit
+            return bytes(view)
+        parts, size = [view], len(view)
+        while pending and size + len(pending[0]) <= limit:
+            view = pending.popleft()
+            parts.append(view)
+            size += len(view)
+        self.pending_bytes -= size
+        return b"".join(parts)
+
     async def drain(self) -> None:
         """Feed in slices of about SLICE_SECONDS until the backlog is empty."""
         pending, piece = self._pending, self.piece_bytes
@@ -101,12 +122,7 @@ class OutputQueue:
             while pending:
                 deadline = perf_counter() + SLICE_SECONDS
                 while pending and perf_counter() < deadline:
-                    view = pending.popleft()
-                    if len(view) > piece:
-                        pending.appendleft(view[piece:])
-                        view = view[:piece]
-                    self.pending_bytes -= len(view)
-                    self._feed(bytes(view))
+                    self._feed(self._take(piece))
                 self._after_slice()
                 self._check_low()
                 await asyncio.sleep(0)  # let keys and paints through

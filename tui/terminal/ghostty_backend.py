@@ -46,6 +46,23 @@ def _free_all(terminal: object, state: object, reader: RowReader) -> None:
     lib.ghostty_terminal_free(terminal)
 
 
+# Native handles of backends the garbage collector took, freed at the next safe point.
+# A finalizer runs wherever a collection starts: inside cffi's own (non-reentrant) lock,
+# while it parses a type, where resolving a library function would hang the process for
+# good; or in another thread, while this one is inside the library. So it only queues.
+_RELEASED: list[tuple[object, object, RowReader]] = []
+
+
+def _release(terminal: object, state: object, reader: RowReader) -> None:
+    _RELEASED.append((terminal, state, reader))  # atomic; no native call, no lock
+
+
+def free_released() -> None:
+    """Free what the collector released (called from ordinary code, never a finalizer)."""
+    while _RELEASED:
+        _free_all(*_RELEASED.pop())
+
+
 class GhosttyBackend:
     """libghostty-vt terminal + render state, exposed as styled runs and modes."""
 
@@ -63,6 +80,7 @@ class GhosttyBackend:
         on_reply: Callable[[bytes], None] | None = None,
     ) -> None:
         self.on_reply = on_reply
+        free_released()
         columns, lines = max(1, columns), max(1, lines)
         handle = ffi.new("GhosttyTerminal*")
         check(lib.ghostty_terminal_new(ffi.NULL, handle, columns, lines), "terminal_new")
@@ -72,7 +90,7 @@ class GhosttyBackend:
         check(lib.ghostty_render_state_new(ffi.NULL, state), "render_state_new")
         self._state = state[0]
         self._reader = RowReader(self._t)
-        self._free = weakref.finalize(self, _free_all, self._t, self._state, self._reader)
+        self._release = weakref.finalize(self, _release, self._t, self._state, self._reader)
         self._scrollback = scrollback
         self._limit_scrollback(scrollback, columns)
         # cffi callbacks must stay referenced for as long as they are installed.
@@ -106,8 +124,11 @@ class GhosttyBackend:
         self._scrollbar = ffi.new("GhosttyTerminalScrollbar*")
 
     def close(self) -> None:
-        """Free the native terminal now (the finalizer does it otherwise)."""
-        self._free()
+        """Free the native terminal now (the finalizer queues it otherwise)."""
+        detached = self._release.detach()  # (self, func, args, kwargs) or None
+        if detached is not None:
+            _free_all(*detached[2])
+        free_released()
 
     # --- input ----------------------------------------------------------------------
 

@@ -12,11 +12,12 @@ from functools import lru_cache
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Region
 from textual.strip import Strip
 
 from tui.terminal.backend import Attrs, Run, TerminalBackend
 from tui.terminal.pyte_backend import MAX_CACHED_STYLES
-from tui.terminal.render import fit_text, row_segments, style_for, with_meta
+from tui.terminal.render import fit_text, row_segments, runs_to_segments, style_for, with_meta
 
 
 class RowRendering:
@@ -30,6 +31,7 @@ class RowRendering:
     rich_style: Style
     _backend_failed: Callable[[Exception], None]
     _visible_runs: Callable[[int], list[Run]]
+    _painting = False  # inside `render_lines`: rows without selection offsets
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -58,6 +60,16 @@ class RowRendering:
             entry = self._styles[id(attrs)] = (attrs, self._base + style_for(attrs))
         return entry[1]
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Textual paints through here. Alone, `render_line` answers the compositor's
+        # question of which character is under the mouse (selection), which needs the
+        # offset meta on every segment: a Style copy per run. Painted rows go without.
+        self._painting = True
+        try:
+            return super().render_lines(crop)  # type: ignore[misc]
+        finally:
+            self._painting = False
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y >= self._backend.lines:
@@ -79,30 +91,47 @@ class RowRendering:
 
     def _render_row(self, y: int, width: int) -> Strip:
         backend = self._backend
+        placed = not self._painting
         if self._scroll_back:
-            return self._strip(self._visible_runs(y), width, y)
+            return self._strip(self._visible_runs(y), width, y, placed=placed)
         cursor_x, cursor_y = backend.cursor
         if y == cursor_y and self.has_focus and backend.cursor_visible:
-            return self._strip(backend.row_runs(y), width, y, cursor_x)
+            return self._strip(backend.row_runs(y), width, y, cursor_x, placed=placed)
+        if placed:
+            return self._strip(backend.row_runs(y), width, y, placed=True)
         strip = self._strips.get(y)
         if strip is None or strip.cell_length != width:
             strip = self._strips[y] = self._strip(backend.row_runs(y), width, y)
         return strip
 
-    def _strip(self, runs: list[Run], width: int, y: int, cursor_x: int | None = None) -> Strip:
+    def _strip(
+        self,
+        runs: list[Run],
+        width: int,
+        y: int,
+        cursor_x: int | None = None,
+        *,
+        placed: bool = False,
+    ) -> Strip:
+        """Row y's strip; `placed` adds the selection offsets Textual reads from each
+        segment's style (what `Strip.apply_offsets` adds), on copies of cached styles."""
         fit = getattr(self._backend, "display_text", fit_text)
         style = self._style
+        segments: list[Segment]
+        if placed:
 
-        def placed(attrs: Attrs, offset: int) -> Style:
-            # The offset meta Textual's selection reads (what `Strip.apply_offsets`
-            # adds), on a copy of the cached style; rows themselves are cached as strips.
-            return with_meta(style(attrs), _offset_meta(offset, y))
+            def style_at(attrs: Attrs, offset: int) -> Style:
+                return with_meta(style(attrs), _offset_meta(offset, y))
 
-        segments: list[Segment] = row_segments(runs, placed, cursor_x, fit=fit)
+            segments = row_segments(runs, style_at, cursor_x, fit=fit)
+        else:
+            segments = runs_to_segments(runs, style, cursor_x, fit=fit)
         strip = Strip(segments)
         if strip.cell_length != width:
-            end = sum(len(segment.text) for segment in segments)
-            strip = strip.adjust_cell_length(width, self._base + _offset_meta(end, y))
+            pad = self._base
+            if placed:
+                pad = pad + _offset_meta(sum(len(segment.text) for segment in segments), y)
+            strip = strip.adjust_cell_length(width, pad)
         return strip
 
 

@@ -72,6 +72,10 @@ def runs_to_segments(
     """Segments for one row; the cell at `cursor_x` (if given) is drawn reversed.
     `fit` turns a non-ASCII run into text Rich draws as wide as the emulator placed it
     (the backend knows how: wcwidth for pyte, the cell grid for Ghostty)."""
+    if cursor_x is None:  # most rows: one Segment per run, nothing else
+        return [
+            Segment(text if text.isascii() else fit(text), style_of(attrs)) for text, attrs in runs
+        ]
     return row_segments(runs, lambda attrs, _x: style_of(attrs), cursor_x, fit=fit)
 
 
