@@ -175,3 +175,27 @@ async def test_a_profile_ca_file_trusts_a_platform_certificate(tmp_path: Path) -
         )
         assert listed.code == 0, listed.err
         assert len(listed.json()) == len(p.device_ids)
+
+
+@pytest.mark.parametrize(
+    "argv", [["demo"], [], ["replay", "tests/fixtures/terminal/vim_quit.raw"]], ids=str
+)
+def test_full_screen_commands_refuse_without_a_terminal(argv: list[str], tmp_path: Path) -> None:
+    """Main drew into the pipe and sat at "loading devices…" at 99% CPU, never exiting."""
+    import subprocess
+    import sys
+
+    config = _config(tmp_path, '[profiles.lab]\nendpoint = "https://127.0.0.1:9"\n')
+    env = {**__import__("os").environ, "IOTUNNEL_CONFIG": str(config)}
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", *argv],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == 2, done.stderr
+    assert "needs a terminal" in done.stderr and "stdin and stdout are not one" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from tui.cli.common import UsageError
+from tui.cli.common import UsageError, require_terminal
 
 
 def add_demo(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +17,7 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    require_terminal("iotunnel demo")
     from tui.app.pacing import prefer_fast_frames
 
     prefer_fast_frames()  # before anything imports textual
@@ -40,6 +41,8 @@ def _log_to_state_file(args: argparse.Namespace) -> None:
 
 def _run_dashboard(args: argparse.Namespace) -> int:
     import asyncio
+
+    require_terminal("iotunnel (the dashboard)")
 
     from tui.app.pacing import prefer_fast_frames
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tui.cli.common import EXIT_OK, UsageError
+from tui.cli.common import EXIT_OK, UsageError, require_terminal
 
 
 def add_replay(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +41,7 @@ def _run_replay(args: argparse.Namespace) -> int:
         screen = final_screen(recording, args.cols, args.rows, backend_name=args.backend)
         sys.stdout.write(screen + "\n")
         return EXIT_OK
+    require_terminal("iotunnel replay (without --screen)")
     from tui.terminal.replay_app import ReplayApp
 
     app = ReplayApp(
