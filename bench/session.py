@@ -20,7 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -215,13 +215,6 @@ async def local_shell() -> AsyncIterator[LocalShell]:
         await session.close()
 
 
-async def median_of(
-    runs: int, measure: Callable[[int], Awaitable[float]]
-) -> tuple[float, list[float]]:
-    values = [await measure(i) for i in range(runs)]
-    return statistics.median(values), values
-
-
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="iotunnel-bench-") as tmp:
         workdir = Path(tmp)
@@ -230,13 +223,24 @@ async def main(args: argparse.Namespace) -> None:
         mb = size / 1e6
         results: dict[str, dict[str, float]] = {}
         async with local_shell() as local, stack(workdir) as tunnel:
-            for name, shell in (("bare pty", local), ("tunnel", tunnel)):
-                cpu_here, cpu_agent = cpu_seconds(None), cpu_seconds(tunnel.agent_pid)
-                med, values = await median_of(args.runs, lambda i, s=shell: throughput(s, text, i))
-                if shell is tunnel:
-                    here = (cpu_seconds(None) - cpu_here) / args.runs
-                    there = (cpu_seconds(tunnel.agent_pid) - cpu_agent) / args.runs
-                    cpu_note = f"CPU a run: agent {there:.2f} s, platform+source {here:.2f} s"
+            shells = {"bare pty": local, "tunnel": tunnel}
+            # Runs alternate between the two, so that load from elsewhere on a shared
+            # machine falls on both alike; the tunnel's CPU is counted per process.
+            seconds: dict[str, list[float]] = {name: [] for name in shells}
+            cpu_here = cpu_agent = 0.0
+            for i in range(args.runs):
+                for name, shell in shells.items():
+                    here, agent = cpu_seconds(None), cpu_seconds(tunnel.agent_pid)
+                    seconds[name].append(await throughput(shell, text, i))
+                    if shell is tunnel:
+                        cpu_here += cpu_seconds(None) - here
+                        cpu_agent += cpu_seconds(tunnel.agent_pid) - agent
+            cpu_note = (
+                f"CPU a run: agent {cpu_agent / args.runs:.2f} s,"
+                f" platform+source {cpu_here / args.runs:.2f} s"
+            )
+            for name, shell in shells.items():
+                med = statistics.median(seconds[name])
                 p50s, p99s = [], []
                 for _ in range(args.runs):
                     samples = await echo_times(shell, args.keys)
@@ -247,7 +251,7 @@ async def main(args: argparse.Namespace) -> None:
                     "p50": statistics.median(p50s) * 1000,
                     "p99": statistics.median(p99s) * 1000,
                 }
-                runs = ", ".join(f"{v:.2f}" for v in values)
+                runs = ", ".join(f"{v:.2f}" for v in seconds[name])
                 print(
                     f"{name:9s} cat {mb:.1f} MB: median {med:.2f} s ({runs}) = {mb / med:.1f} MB/s"
                 )
