@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,20 +114,29 @@ def test_from_created_sets_wall_clock_expiry() -> None:
 
 
 def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
-    import multiprocessing
-
+    # Plain child interpreters (multiprocessing's spawn would leave its resource tracker
+    # running after the test); each is waited for.
     path = tmp_path / "tokens.json"
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_write_many, args=(path, n)) for n in range(3)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-        assert worker.exitcode == 0
+    script = (
+        "import sys; from tests.session.test_tokens import _write_many;"
+        " _write_many(sys.argv[1], int(sys.argv[2]))"
+    )
+    root = Path(__file__).parents[2]
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, str(path), str(n)], cwd=root)
+        for n in range(3)
+    ]
+    try:
+        assert [worker.wait(60) for worker in workers] == [0, 0, 0]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
     assert len(TokenStore(path).entries()) == 3 * 20
 
 
-def _write_many(path: Path, worker: int) -> None:
-    store = TokenStore(path)
+def _write_many(path: Path | str, worker: int) -> None:
+    store = TokenStore(Path(path))
     for i in range(20):
         store.put(entry(f"w{worker}-{i}", f"d{worker}-{i}"))
