@@ -8,6 +8,9 @@ backend) as a child process, and a bare `websockets` source client here. Prints:
   reaches the source client; the same `cat` read straight from a local PTY as baseline;
 - keystroke echo round trip (p50, p99): one key typed, until its echo arrives; same
   baseline. Medians over the runs, and the ratio against the baseline of the same run.
+
+To profile the agent, put a prefix before its `-m tui`, e.g.
+`BENCH_AGENT_PREFIX="-m cProfile -o /tmp/agent.prof" python bench/session.py`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from tui.iotda.frames import (
 from tui.platform.config import Credential, PlatformConfig, Seed, SeedDevice
 from tui.platform.server import Platform
 
+PROFILER = os.environ.get("BENCH_AGENT_PREFIX", "").split()  # see the docstring
 DEVICE = "bench_0001"
 SECRET = "bench-device-secret"
 LOGIN = ("bench", "bench-password")
@@ -172,7 +176,8 @@ async def stack(workdir: Path) -> AsyncIterator[TunnelShell]:
         os.chmod(path, 0o600)
     log = open(workdir / "agent.log", "wb")  # noqa: SIM115
     agent = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tui", "--log-file", str(workdir / "agent-debug.log"), "agent",
+        sys.executable, *PROFILER, "-m", "tui", "--log-file", str(workdir / "agent-debug.log"),
+        "agent",
         "--device-id", DEVICE, "--secret-file", str(secret_file), "--mqtt", endpoints.mqtt,
         "--backend", "pty", "--login-user", LOGIN[0], "--login-password-file", str(login_file),
         stdout=log, stderr=log,
