@@ -185,8 +185,13 @@ def test_full_screen_commands_refuse_without_a_terminal(argv: list[str], tmp_pat
     import subprocess
     import sys
 
-    config = _config(tmp_path, '[profiles.lab]\nendpoint = "https://127.0.0.1:9"\n')
-    env = {**__import__("os").environ, "IOTUNNEL_CONFIG": str(config)}
+    profile = (
+        '[profiles.lab]\nendpoint = "https://127.0.0.1:9"\nproject_id = "p1"\n'
+        'region = "cn-north-4"\n[profiles.lab.auth]\ntype = "aksk"\nak = "AK1"\n'
+        'sk_env = "LAB_SK"\n'
+    )
+    config = _config(tmp_path, profile)  # a good one: the dashboard checks the config first
+    env = {**__import__("os").environ, "IOTUNNEL_CONFIG": str(config), "LAB_SK": "sk"}
     done = subprocess.run(
         [sys.executable, "-m", "tui", *argv],
         stdin=subprocess.DEVNULL,

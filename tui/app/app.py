@@ -32,11 +32,12 @@ from tui.app.help import HelpScreen, dashboard_help_sections
 from tui.app.keygate import KeyGate, ScreenOpening, app_settled, dispatch_key
 from tui.app.keys import APP_BINDINGS, TERMINAL_ACTIONS
 from tui.app.listing import DeviceListing
+from tui.app.navigation import TabNavigation
 from tui.app.operations import TunnelOperations
 from tui.app.remembered import RememberedTheme
 from tui.app.session_api import SessionFactory
 from tui.app.themes import APP_VARIABLE_DEFAULTS, ThemeSet
-from tui.app.tunnel_tab import TabStatus, TunnelTab
+from tui.app.tunnel_tab import TunnelTab
 from tui.app.tunnels import DashboardApi, TokenStoreLike, failure_line
 from tui.app.usernames import UsernameStore
 from tui.iotda.models import Device, DeviceStatus
@@ -46,7 +47,7 @@ from tui.terminal import TerminalPane
 log = logging.getLogger(__name__)
 
 
-class IoTunnelApp(App[None]):
+class IoTunnelApp(TabNavigation, App[None]):
     TITLE = "iotunnel"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {DeviceCommands}
@@ -347,31 +348,6 @@ class IoTunnelApp(App[None]):
         if field is not None and not field.value and not field.has_focus:
             field.display = False
 
-    def action_focus_devices(self) -> None:
-        self.device_table.focus()
-
-    def on_terminal_pane_leave_requested(self, event: TerminalPane.LeaveRequested) -> None:
-        """ctrl+]: to the device list, on the device of the session left (so that `r`,
-        `c`, `/` act at once); enter or `i` goes back into the session."""
-        event.stop()
-        self.broadcast.stop()  # ctrl+] always ends a broadcast
-        focused = self.focused
-        ancestors = focused.ancestors if focused is not None else []
-        tab = next((n for n in ancestors if isinstance(n, TunnelTab)), None)
-        table = self.device_table
-        if tab is not None and not table.select(tab.device.device_id):
-            field = self.query_one("#filter", FilterInput)
-            field.value = ""  # the filter hid the device: show everything again
-            table.set_filter("")
-            table.select(tab.device.device_id)
-        self.screen.set_focus(table)  # now: keys read in the same burst follow it
-
-    def action_back_to_session(self) -> None:
-        device = self.device_table.selected_device
-        tab = self.ops.tab_for(device.device_id) if device is not None else None
-        if tab is not None:
-            self.activate_tab(tab)
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not self.is_mounted:
             return True
@@ -393,40 +369,6 @@ class IoTunnelApp(App[None]):
 
     async def action_quit_anywhere(self) -> None:
         await self.action_quit()
-
-    def action_zoom_pane(self) -> None:
-        self.action_zoom()
-
-    def action_zoom(self) -> None:
-        if not self.tabs():
-            return
-        self.screen.toggle_class("-zoomed")
-        focused = self.focused
-        if self.screen.has_class("-zoomed") and (
-            focused is None or focused in self.query("#main > *")
-        ):
-            # the device list is hidden now: the focus goes to the status line of the
-            # active tab, where `z` unzooms (the terminal would take `z` as text)
-            active = self.tunnel_tabs.active_pane
-            if isinstance(active, TunnelTab):
-                status = active.query(TabStatus)
-                if status:
-                    self.screen.set_focus(status.first())
-
-    def action_switch_tab(self, step: int) -> None:
-        tabs = self.tabs()
-        if not tabs:
-            return
-        ids = [tab.id for tab in tabs]
-        active = self.tunnel_tabs.active
-        index = ids.index(active) if active in ids else -1
-        self.activate_tab(tabs[(index + step) % len(tabs)])
-
-    def activate_tab(self, tab: TunnelTab) -> None:
-        self.tunnel_tabs.display = True
-        if tab.id:
-            self.tunnel_tabs.active = tab.id
-        tab.focus_best()
 
     def action_help(self) -> None:
         sections = dashboard_help_sections(IoTunnelApp.BINDINGS)

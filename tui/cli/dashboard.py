@@ -42,8 +42,6 @@ def _log_to_state_file(args: argparse.Namespace) -> None:
 def _run_dashboard(args: argparse.Namespace) -> int:
     import asyncio
 
-    require_terminal("iotunnel (the dashboard)")
-
     from tui.app.pacing import prefer_fast_frames
 
     prefer_fast_frames()  # before anything imports textual
@@ -60,6 +58,7 @@ def _run_dashboard(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         hint = " (or try `iotunnel demo`)" if "no profile" in exc.problem else ""
         raise UsageError(f"{exc}{hint}") from None
+    require_terminal("iotunnel (the dashboard)")  # after the config: its errors come first
     _log_to_state_file(args)
 
     async def run() -> int:
