@@ -123,6 +123,23 @@ async def test_the_mouse_finds_characters_while_painted_rows_skip_offsets() -> N
         assert all(s.style is None or "offset" not in s.style.meta for s in painted[0])
 
 
+async def test_a_selection_is_painted_over_the_pane_colours() -> None:
+    """Main drew the selection style under each segment's own background: invisible."""
+    app = PaneApp()
+    async with app.run_test(size=(40, 6)) as pilot:
+        pane = app.query_one(TerminalPane)
+        pane.feed(b"first line\r\nsecond line")
+        await pane.wait_drained(30)
+        pane.screen.selections = {pane: Selection(Offset(0, 0), Offset(5, 0))}
+        await pilot.pause()
+        wanted = pane.screen.get_component_rich_style("screen--selection").bgcolor
+        painted = pane.render_lines(Region(0, 0, 40, 6))[0]
+        chosen = next(s for s in painted if s.text.startswith("first"))
+        assert chosen.text == "first" and wanted is not None
+        assert chosen.style.bgcolor == wanted
+        assert all(s.style.bgcolor != wanted for s in painted if s.text.startswith(" line"))
+
+
 async def test_replay_app_plays_a_capture_and_quits() -> None:
     app = ReplayApp(load_recording(FIXTURES / "vim_quit.raw"), cols=None, rows=None, speed=0)
     async with app.run_test(size=(80, 26)) as pilot:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 
 from tests.terminal.backends import BACKENDS, needs_ghostty
 from tui.terminal import TerminalPane
-from tui.terminal.search import find_matches
+from tui.terminal.search import CURRENT_MATCH_CLASS, MATCH_CLASS, find_matches
 
 WAIT = 30.0
 
@@ -81,6 +82,32 @@ async def test_search_in_scrollback_jumps_highlights_and_steps(backend_name: str
         assert "[" not in pane.render_line(0).text
         await pilot.press("x")  # back to live: keys go to the remote again
         assert app.sent == [b"x"]
+
+
+def _background_of(pane: TerminalPane, y: int, text: str) -> object:
+    """The background the pane paints under `text` on row y."""
+    painted = pane.render_lines(Region(0, 0, pane.size.width, pane.size.height))[y]
+    return next(s.style.bgcolor for s in painted if text in s.text and s.style is not None)
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+async def test_matches_are_painted_in_their_colours(backend_name: str) -> None:
+    """Main drew the highlight under the pane's own colours: matches looked like text."""
+    app = SearchApp(backend_name)
+    async with app.run_test(size=(40, 10)) as pilot:
+        pane = app.query_one(TerminalPane)
+        await fed(pane, b"".join(b"line %d\r\n" % i for i in range(30)) + b"needle a needle b")
+        await pilot.press("shift+pageup", "slash", *"needle", "enter")
+        await pilot.pause()
+        assert pane.search_state is not None and pane.search_state.index == 1
+        current = pane.get_component_rich_style(CURRENT_MATCH_CLASS).bgcolor
+        other = pane.get_component_rich_style(MATCH_CLASS).bgcolor
+        assert current is not None and other is not None and current != other
+        y = next(y for y in range(10) if "needle a" in pane.render_line(y).text)
+        assert _background_of(pane, y, "needle") == other  # the first, not selected
+        row = pane.render_line(y)
+        selected = [s for s in row if s.text == "needle"][-1]
+        assert selected.style.bgcolor == current
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)

@@ -8,6 +8,7 @@ from functools import lru_cache
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
+from textual.strip import Strip
 from wcwidth import wcwidth
 
 from tui.terminal.backend import Attrs, Run
@@ -31,6 +32,14 @@ def style_for(attrs: Attrs) -> Style:
         blink=attrs.blink or None,
         conceal=attrs.conceal or None,
     )
+
+
+def overlay(strip: Strip, style: Style) -> Strip:
+    """`strip` with `style` on top (a highlight: search match, selection). Textual's
+    `Strip.apply_style` puts a style underneath, where the pane's own colours, on every
+    segment, would hide it."""
+    segments = Segment.apply_style(iter(strip), post_style=style)
+    return Strip(segments, strip.cell_length)
 
 
 def with_meta(style: Style, meta: Style) -> Style:

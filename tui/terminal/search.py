@@ -21,6 +21,7 @@ from textual import events
 from textual.strip import Strip
 
 from tui.terminal.backend import TerminalBackend
+from tui.terminal.render import overlay
 
 MATCH_CLASS = "terminal-pane--match"
 CURRENT_MATCH_CLASS = "terminal-pane--match-current"
@@ -202,7 +203,7 @@ class ScrollbackSearch:
             if cell_end <= cell_start or cell_start >= strip.cell_length:
                 continue
             before, middle, after = strip.divide([cell_start, cell_end, strip.cell_length])
-            middle = middle.apply_style(current if selected else normal)
+            middle = overlay(middle, current if selected else normal)
             strip = Strip.join([before, middle, after])
         return strip
 

@@ -11,6 +11,7 @@ from textual.selection import Selection
 from textual.strip import Strip
 
 from tui.terminal.backend import MOUSE_OFF, Run, TerminalBackend
+from tui.terminal.render import overlay
 
 
 class SelectionSupport:
@@ -51,4 +52,4 @@ class SelectionSupport:
             return strip
         cell_start, cell_end = cell_len(row_text[:start]), cell_len(row_text[:end])
         before, middle, after = strip.divide([cell_start, cell_end, strip.cell_length])
-        return Strip.join([before, middle.apply_style(style), after])
+        return Strip.join([before, overlay(middle, style), after])
