@@ -213,47 +213,33 @@ class RowReader:
         np.not_equal(key[1:], key[:-1], out=change[1:])
         change[::columns] = True  # every row starts a run
         starts = np.flatnonzero(change)
+        run_keys = key[starts].tolist()
         starts_list = starts.tolist()
         ends_list = [*starts_list[1:], count * columns]
-        attrs = self._run_attrs(starts_list, (starts // columns).tolist(), key[starts], ys, columns)
-        if chars is None:
-            pieces = [text[start:end] for start, end in zip(starts_list, ends_list, strict=True)]
-        else:
-            pieces = ["".join(chars[a:b]) for a, b in zip(starts_list, ends_list, strict=True)]
-        if has_tails:
-            pieces = [piece.replace("\x00", "") for piece in pieces]
-        if chars is not None or not text.isascii():
-            for piece, start, end in zip(pieces, starts_list, ends_list, strict=True):
-                if not piece.isascii():
-                    _remember_display(piece, end - start)
-        # Runs are in row order: row i's runs are those between its first cells.
-        bounds = np.searchsorted(starts, np.arange(count + 1) * columns).tolist()
-        return {
-            y: list(zip(pieces[a:b], attrs[a:b], strict=True))
-            for y, a, b in zip(ys, bounds, bounds[1:], strict=False)
-        }
-
-    def _run_attrs(
-        self, starts: list[int], rows: list[int], run_keys: np.ndarray, ys: list[int], columns: int
-    ) -> list[Attrs]:
-        """The look of every run: cached per (page, key) for this update."""
+        out: dict[int, list] = {y: [] for y in ys}
         self._ref_row = -1
         looks = self._looks
-        found: list[Attrs] = []
-        append = found.append
-        for start, row, run_key in zip(starts, rows, run_keys.tolist(), strict=True):
+        for start, end, run_key in zip(starts_list, ends_list, run_keys, strict=True):
+            row = start // columns
+            y = ys[row]
             if run_key == 0:
-                append(DEFAULT_ATTRS)
-                continue
-            styled = run_key & 0xFFFF
-            look_key = (self._row_ref(ys[row]), run_key) if styled else (0, run_key)
-            look = looks.get(look_key)
-            if look is None:
-                if styled:
-                    self._ref.x = start - row * columns  # the row's ref is current
-                look = looks[look_key] = self._look(run_key)
-            append(look)
-        return found
+                attrs = DEFAULT_ATTRS
+            else:
+                styled = run_key & 0xFFFF
+                look_key = (self._row_ref(y), run_key) if styled else (0, run_key)
+                found = looks.get(look_key)
+                if found is None:
+                    if styled:
+                        self._ref.x = start - row * columns  # the row's ref is current
+                    found = looks[look_key] = self._look(run_key)
+                attrs = found
+            piece = text[start:end] if chars is None else "".join(chars[start:end])
+            if has_tails:
+                piece = piece.replace("\x00", "")
+            if not piece.isascii():
+                _remember_display(piece, end - start)
+            out[y].append((piece, attrs))
+        return out
 
     def _row_ref(self, y: int) -> int:
         """Point the grid ref at row `y` of the viewport; its page node is the identity
