@@ -398,17 +398,18 @@ async def orchestrate(args: argparse.Namespace) -> int:
     seed = work / "seed.toml"
     devices = write_seed(seed, args.tunnels)
     python = sys.executable
+    verbose = ["-" + "v" * args.verbose] if args.verbose else []
     platform = await start(
-        python, "-m", "tui", "platform", "--seed", str(seed), "--state", str(work / "state.db"),
-        log=work / "platform.log",
+        python, "-m", "tui", *verbose, "platform", "--seed", str(seed),
+        "--state", str(work / "state.db"), log=work / "platform.log",
     )  # fmt: skip
     procs: list[asyncio.subprocess.Process] = [platform]
     try:
         assert platform.stdout is not None
         ready = json.loads(await asyncio.wait_for(platform.stdout.readline(), 60))
         fleet = await start(
-            python, "-m", "tui", "fleet", "--seed", str(seed), "--mqtt", ready["mqtt"],
-            log=work / "fleet.log",
+            python, "-m", "tui", *verbose, "fleet", "--seed", str(seed),
+            "--mqtt", ready["mqtt"], log=work / "fleet.log",
         )  # fmt: skip
         procs.append(fleet)
         t0 = time.monotonic()
@@ -493,6 +494,10 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=20_000, help="`seq` lines per round")
     parser.add_argument("--clients", type=int, default=4, help="client processes")
     parser.add_argument("--startup-timeout", type=float, default=300.0, help="seconds")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="platform and fleet log at INFO (-v) or DEBUG (-vv) into the logs' folder",
+    )  # fmt: skip
     parser.add_argument("--client", help=argparse.SUPPRESS)  # a client process's config
     args = parser.parse_args()
     if args.client:
