@@ -88,6 +88,8 @@ def _patient_keepalive(protocol: Any, link: TunnelLink) -> None:
         if timeout > 0 and link.alive and link.reading_held_lately(timeout):
             protocol.pong_timer = protocol.loop.call_later(timeout, keepalive_timeout)
             return
+        # the cause of a 1011 the peer sees, which uvicorn logs only at its TRACE level
+        log.warning("%s: no pong to a keepalive ping in %.0f s: link dropped", link.name, timeout)
         original()
 
     protocol.keepalive_timeout = keepalive_timeout
