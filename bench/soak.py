@@ -14,7 +14,8 @@ random (the client's TCP connection aborted) and the sessions find their way bac
 
 Prints throughput, checksum errors, interrupted rounds, reconnects, and RSS and open file
 descriptors of the platform, the fleet and the clients at the start and at the end of
-the streaming period.
+the streaming period; the platform and the fleet also before the first tunnel and after
+the last one is gone.
 """
 
 from __future__ import annotations
@@ -415,6 +416,7 @@ async def orchestrate(args: argparse.Namespace) -> int:
         t0 = time.monotonic()
         online = await wait_online(ready["rest"], args.tunnels, args.startup_timeout)
         print(f"{online}/{args.tunnels} devices online in {time.monotonic() - t0:.1f} s")
+        idle = [sample("platform", platform.pid), sample("fleet", fleet.pid)]
         shares = [devices[i :: args.clients] for i in range(args.clients)]
         clients = []
         for index, share in enumerate(shares):
@@ -478,6 +480,7 @@ async def orchestrate(args: argparse.Namespace) -> int:
         while len(tree_pids(fleet.pid)) > 1 and time.monotonic() < settle_deadline:
             await asyncio.sleep(0.5)  # polling /proc: a bench, not a test
         after = [sample("platform", platform.pid), sample("fleet", fleet.pid)]
+        print_figures("before any tunnel (devices online)", idle)
         print_figures("after every tunnel was closed and deleted", after)
         print(f"logs in {work}")
         return 0 if total["rounds_bad"] == 0 and total["ended"] == 0 else 1
