@@ -15,7 +15,8 @@ random (the client's TCP connection aborted) and the sessions find their way bac
 Prints throughput, checksum errors, interrupted rounds, reconnects, and RSS and open file
 descriptors of the platform, the fleet and the clients at the start and at the end of
 the streaming period; the platform and the fleet also before the first tunnel and after
-the last one is gone.
+the last one is gone. "fleet" counts the fleet's process and its shells, "fleet-own" its
+process alone.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ def tree_pids(pid: int) -> list[int]:
     return found
 
 
-def sample(name: str, pid: int) -> dict[str, Any]:
-    pids = tree_pids(pid)
+def sample(name: str, pid: int, *, tree: bool = True) -> dict[str, Any]:
+    pids = tree_pids(pid) if tree else [pid]
     rss = fds = 0.0
     for p in pids:
         try:
@@ -417,6 +418,7 @@ async def orchestrate(args: argparse.Namespace) -> int:
         online = await wait_online(ready["rest"], args.tunnels, args.startup_timeout)
         print(f"{online}/{args.tunnels} devices online in {time.monotonic() - t0:.1f} s")
         idle = [sample("platform", platform.pid), sample("fleet", fleet.pid)]
+        idle.append(sample("fleet-own", fleet.pid, tree=False))
         shares = [devices[i :: args.clients] for i in range(args.clients)]
         clients = []
         for index, share in enumerate(shares):
@@ -438,13 +440,14 @@ async def orchestrate(args: argparse.Namespace) -> int:
         started = [await read_event(c, "streaming", args.startup_timeout + 120) for c in clients]
         logged_in = sum(e["logged_in"] for e in started)
         print(f"{logged_in}/{args.tunnels} sessions logged in; streaming {args.minutes:g} min")
-        named = [("platform", platform.pid), ("fleet", fleet.pid)]
-        named += [(f"client{i}", c.pid) for i, c in enumerate(clients)]
-        at_start = [sample(name, pid) for name, pid in named]
+        named = [("platform", platform.pid, True), ("fleet", fleet.pid, True)]
+        named.append(("fleet-own", fleet.pid, False))  # the agents' process without shells
+        named += [(f"client{i}", c.pid, True) for i, c in enumerate(clients)]
+        at_start = [sample(name, pid, tree=tree) for name, pid, tree in named]
         t_stream = time.monotonic()
         results = [await read_event(c, "stats", args.minutes * 60 + 300) for c in clients]
         elapsed = time.monotonic() - t_stream
-        at_end = [sample(name, pid) for name, pid in named]
+        at_end = [sample(name, pid, tree=tree) for name, pid, tree in named]
         total = {key: sum(r[key] for r in results) for key in asdict(Stats()) if key != "errors"}
         errors = [e for r in results for e in r["errors"]]
         print(f"streamed {elapsed:.0f} s with {logged_in} sessions")
@@ -480,6 +483,7 @@ async def orchestrate(args: argparse.Namespace) -> int:
         while len(tree_pids(fleet.pid)) > 1 and time.monotonic() < settle_deadline:
             await asyncio.sleep(0.5)  # polling /proc: a bench, not a test
         after = [sample("platform", platform.pid), sample("fleet", fleet.pid)]
+        after.append(sample("fleet-own", fleet.pid, tree=False))
         print_figures("before any tunnel (devices online)", idle)
         print_figures("after every tunnel was closed and deleted", after)
         print(f"logs in {work}")
