@@ -80,9 +80,10 @@ def _patient_keepalive(protocol: Any, link: TunnelLink) -> None:
     dropped with 1011 "keepalive ping timeout" although both ends are fine. So when the
     deadline comes while (or shortly after) the side was held, or when frames came from it
     since the last deadline (any frame shows the peer alive, as an MQTT broker counts any
-    packet), the deadline is moved on. A side that is not held and sends nothing for a
-    whole deadline is dropped as before. (uvicorn reads `keepalive_timeout` from the
-    instance when it arms the timer; checked by a chaos test.)
+    packet; docs/notes.md, "A pong waits behind its sender's data"), the deadline is moved
+    on. A side that is not held and sends nothing for a whole deadline is dropped as before.
+    (uvicorn reads `keepalive_timeout` from the instance when it arms the timer; checked by
+    a chaos test.)
     """
     original = getattr(protocol, "keepalive_timeout", None)
     if original is None or not hasattr(protocol, "pong_timer"):

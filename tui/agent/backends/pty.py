@@ -79,7 +79,8 @@ def _spawn_options(argv: Sequence[str]) -> tuple[list[str], dict[str, object]]:
     the event loop waits microseconds. A `preexec_fn` forces a full fork of the agent,
     and the loop waits until that copy has run Python code and exec'd: ~65 ms for a fleet
     of 1,000 devices (500 MB, a thousand threads), seconds when logins come in a burst on
-    a busy machine; the platform's keepalive then dropped every device link at once.
+    a busy machine; the platform's keepalive then dropped every device link at once
+    (docs/notes.md, "Many devices in one process").
     """
     setsid = _setsid()
     if setsid is not None:
