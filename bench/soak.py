@@ -395,6 +395,18 @@ def print_figures(label: str, samples: list[dict[str, Any]]) -> None:
         print(f"  {s['name']:<10} {procs:>5} procs  {rss:>8.1f} MB RSS  {fds:>6} fds")
 
 
+def print_trend(during: list[tuple[float, list[dict[str, Any]]]]) -> None:
+    """RSS (MB) and fds of each process at every sample taken while streaming."""
+    if not during:
+        return
+    names = [s["name"] for s in during[0][1]]
+    print("while streaming, MB RSS / fds:")
+    print("  " + " " * 7 + "".join(f"{name:>16}" for name in names))
+    for at, figures in during:
+        cells = "".join(f"{s['rss_mb']:>9.0f} /{s['fds']:>5}" for s in figures)
+        print(f"  {at:>5.0f} s{cells}")
+
+
 async def orchestrate(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="iotunnel-soak-"))
     seed = work / "seed.toml"
@@ -445,8 +457,19 @@ async def orchestrate(args: argparse.Namespace) -> int:
         named += [(f"client{i}", c.pid, True) for i, c in enumerate(clients)]
         at_start = [sample(name, pid, tree=tree) for name, pid, tree in named]
         t_stream = time.monotonic()
+        during: list[tuple[float, list[dict[str, Any]]]] = []
+
+        async def sample_periodically() -> None:  # a trend, not just two points
+            period = max(5.0, args.minutes * 60 / 10)
+            while True:
+                await asyncio.sleep(period)  # a bench's sampling period, not a wait for state
+                figures = [sample(name, pid, tree=tree) for name, pid, tree in named]
+                during.append((time.monotonic() - t_stream, figures))
+
+        sampler = asyncio.create_task(sample_periodically())
         results = [await read_event(c, "stats", args.minutes * 60 + 300) for c in clients]
         elapsed = time.monotonic() - t_stream
+        sampler.cancel()
         at_end = [sample(name, pid, tree=tree) for name, pid, tree in named]
         total = {key: sum(r[key] for r in results) for key in asdict(Stats()) if key != "errors"}
         errors = [e for r in results for e in r["errors"]]
@@ -469,6 +492,7 @@ async def orchestrate(args: argparse.Namespace) -> int:
         )
         print_figures("start", at_start)
         print_figures("end", at_end)
+        print_trend(during)
         for error in errors[:10]:
             print(f"  error: {error}")
         for client in clients:
@@ -478,9 +502,11 @@ async def orchestrate(args: argparse.Namespace) -> int:
         await asyncio.gather(
             *(asyncio.wait_for(c.wait(), 120) for c in clients), return_exceptions=True
         )
-        # every tunnel closed and deleted: the fleet's shells must be gone again
-        settle_deadline = time.monotonic() + 30
-        while len(tree_pids(fleet.pid)) > 1 and time.monotonic() < settle_deadline:
+        # every tunnel closed and deleted: the fleet's shells and sockets must be gone again
+        settle_deadline = time.monotonic() + 60
+        while time.monotonic() < settle_deadline and (
+            len(tree_pids(fleet.pid)) > 1 or open_fds(fleet.pid) > idle[1]["fds"]
+        ):
             await asyncio.sleep(0.5)  # polling /proc: a bench, not a test
         after = [sample("platform", platform.pid), sample("fleet", fleet.pid)]
         after.append(sample("fleet-own", fleet.pid, tree=False))
