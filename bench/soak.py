@@ -14,7 +14,9 @@ random (the client's TCP connection aborted) and the sessions find their way bac
 
 Prints throughput, checksum errors, interrupted rounds, reconnects, and RSS and open file
 descriptors of the platform, the fleet and the clients at the start and at the end of
-the streaming period.
+the streaming period; the platform and the fleet also before the first tunnel and after
+the last one is gone. "fleet" counts the fleet's process and its shells, "fleet-own" its
+process alone.
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ def tree_pids(pid: int) -> list[int]:
     return found
 
 
-def sample(name: str, pid: int) -> dict[str, Any]:
-    pids = tree_pids(pid)
+def sample(name: str, pid: int, *, tree: bool = True) -> dict[str, Any]:
+    pids = tree_pids(pid) if tree else [pid]
     rss = fds = 0.0
     for p in pids:
         try:
@@ -393,27 +395,42 @@ def print_figures(label: str, samples: list[dict[str, Any]]) -> None:
         print(f"  {s['name']:<10} {procs:>5} procs  {rss:>8.1f} MB RSS  {fds:>6} fds")
 
 
+def print_trend(during: list[tuple[float, list[dict[str, Any]]]]) -> None:
+    """RSS (MB) and fds of each process at every sample taken while streaming."""
+    if not during:
+        return
+    names = [s["name"] for s in during[0][1]]
+    print("while streaming, MB RSS / fds:")
+    print("  " + " " * 7 + "".join(f"{name:>16}" for name in names))
+    for at, figures in during:
+        cells = "".join(f"{s['rss_mb']:>9.0f} /{s['fds']:>5}" for s in figures)
+        print(f"  {at:>5.0f} s{cells}")
+
+
 async def orchestrate(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="iotunnel-soak-"))
     seed = work / "seed.toml"
     devices = write_seed(seed, args.tunnels)
     python = sys.executable
+    verbose = ["-" + "v" * args.verbose] if args.verbose else []
     platform = await start(
-        python, "-m", "tui", "platform", "--seed", str(seed), "--state", str(work / "state.db"),
-        log=work / "platform.log",
+        python, "-m", "tui", *verbose, "platform", "--seed", str(seed),
+        "--state", str(work / "state.db"), log=work / "platform.log",
     )  # fmt: skip
     procs: list[asyncio.subprocess.Process] = [platform]
     try:
         assert platform.stdout is not None
         ready = json.loads(await asyncio.wait_for(platform.stdout.readline(), 60))
         fleet = await start(
-            python, "-m", "tui", "fleet", "--seed", str(seed), "--mqtt", ready["mqtt"],
-            log=work / "fleet.log",
+            python, "-m", "tui", *verbose, "fleet", "--seed", str(seed),
+            "--mqtt", ready["mqtt"], log=work / "fleet.log",
         )  # fmt: skip
         procs.append(fleet)
         t0 = time.monotonic()
         online = await wait_online(ready["rest"], args.tunnels, args.startup_timeout)
         print(f"{online}/{args.tunnels} devices online in {time.monotonic() - t0:.1f} s")
+        idle = [sample("platform", platform.pid), sample("fleet", fleet.pid)]
+        idle.append(sample("fleet-own", fleet.pid, tree=False))
         shares = [devices[i :: args.clients] for i in range(args.clients)]
         clients = []
         for index, share in enumerate(shares):
@@ -435,13 +452,25 @@ async def orchestrate(args: argparse.Namespace) -> int:
         started = [await read_event(c, "streaming", args.startup_timeout + 120) for c in clients]
         logged_in = sum(e["logged_in"] for e in started)
         print(f"{logged_in}/{args.tunnels} sessions logged in; streaming {args.minutes:g} min")
-        named = [("platform", platform.pid), ("fleet", fleet.pid)]
-        named += [(f"client{i}", c.pid) for i, c in enumerate(clients)]
-        at_start = [sample(name, pid) for name, pid in named]
+        named = [("platform", platform.pid, True), ("fleet", fleet.pid, True)]
+        named.append(("fleet-own", fleet.pid, False))  # the agents' process without shells
+        named += [(f"client{i}", c.pid, True) for i, c in enumerate(clients)]
+        at_start = [sample(name, pid, tree=tree) for name, pid, tree in named]
         t_stream = time.monotonic()
+        during: list[tuple[float, list[dict[str, Any]]]] = []
+
+        async def sample_periodically() -> None:  # a trend, not just two points
+            period = max(5.0, args.minutes * 60 / 10)
+            while True:
+                await asyncio.sleep(period)  # a bench's sampling period, not a wait for state
+                figures = [sample(name, pid, tree=tree) for name, pid, tree in named]
+                during.append((time.monotonic() - t_stream, figures))
+
+        sampler = asyncio.create_task(sample_periodically())
         results = [await read_event(c, "stats", args.minutes * 60 + 300) for c in clients]
         elapsed = time.monotonic() - t_stream
-        at_end = [sample(name, pid) for name, pid in named]
+        sampler.cancel()
+        at_end = [sample(name, pid, tree=tree) for name, pid, tree in named]
         total = {key: sum(r[key] for r in results) for key in asdict(Stats()) if key != "errors"}
         errors = [e for r in results for e in r["errors"]]
         print(f"streamed {elapsed:.0f} s with {logged_in} sessions")
@@ -463,6 +492,7 @@ async def orchestrate(args: argparse.Namespace) -> int:
         )
         print_figures("start", at_start)
         print_figures("end", at_end)
+        print_trend(during)
         for error in errors[:10]:
             print(f"  error: {error}")
         for client in clients:
@@ -472,11 +502,15 @@ async def orchestrate(args: argparse.Namespace) -> int:
         await asyncio.gather(
             *(asyncio.wait_for(c.wait(), 120) for c in clients), return_exceptions=True
         )
-        # every tunnel closed and deleted: the fleet's shells must be gone again
-        settle_deadline = time.monotonic() + 30
-        while len(tree_pids(fleet.pid)) > 1 and time.monotonic() < settle_deadline:
+        # every tunnel closed and deleted: the fleet's shells and sockets must be gone again
+        settle_deadline = time.monotonic() + 60
+        while time.monotonic() < settle_deadline and (
+            len(tree_pids(fleet.pid)) > 1 or open_fds(fleet.pid) > idle[1]["fds"]
+        ):
             await asyncio.sleep(0.5)  # polling /proc: a bench, not a test
         after = [sample("platform", platform.pid), sample("fleet", fleet.pid)]
+        after.append(sample("fleet-own", fleet.pid, tree=False))
+        print_figures("before any tunnel (devices online)", idle)
         print_figures("after every tunnel was closed and deleted", after)
         print(f"logs in {work}")
         return 0 if total["rounds_bad"] == 0 and total["ended"] == 0 else 1
@@ -493,6 +527,10 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=20_000, help="`seq` lines per round")
     parser.add_argument("--clients", type=int, default=4, help="client processes")
     parser.add_argument("--startup-timeout", type=float, default=300.0, help="seconds")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="platform and fleet log at INFO (-v) or DEBUG (-vv) into the logs' folder",
+    )  # fmt: skip
     parser.add_argument("--client", help=argparse.SUPPRESS)  # a client process's config
     args = parser.parse_args()
     if args.client:

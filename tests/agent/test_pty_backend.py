@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
 from tests.agent.helpers import open_fds, read_until, wait_exit
@@ -9,6 +12,11 @@ from tui.agent.backends.base import LoginFailed
 from tui.agent.backends.pty import PtyBackend
 
 TIMEOUT = 20.0
+
+# interpreter forks in this process (os.fork, or subprocess with a preexec_fn); a hook
+# cannot be unregistered, so one for the whole module
+_forks: list[int] = []
+os.register_at_fork(before=lambda: _forks.append(os.getpid()))
 
 
 @pytest.fixture
@@ -74,3 +82,39 @@ async def test_close_kills_the_whole_session(backend: PtyBackend) -> None:
     for pid in [shell, *pids]:
         await wait_exit(pid)
     assert open_fds() == before
+
+
+def stat_fields(pid: int) -> list[bytes]:
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        stat = fh.read()
+    return stat[stat.rfind(b")") + 2 :].split()  # state ppid pgrp session tty_nr tpgid …
+
+
+async def test_shell_leads_its_session_with_its_pty_as_controlling_terminal(
+    backend: PtyBackend,
+) -> None:
+    session = await backend.open("demo", "s3cret", 80, 24)
+    try:
+        session.write(b"echo R$((1+1))Y\r")
+        await read_until(session, b"R2Y")  # at its prompt: job control is set up
+        pid = session.pid
+        _, pgrp, sid, tty_nr, tpgid = (int(f) for f in stat_fields(pid)[1:6])
+        assert sid == pid == pgrp
+        assert tty_nr == os.stat(f"/proc/{pid}/fd/0").st_rdev  # the PTY, as controlling tty
+        assert tpgid == pgrp  # the shell holds the terminal's foreground
+    finally:
+        await session.close()
+
+
+@pytest.mark.skipif(shutil.which("setsid") is None, reason="needs setsid (util-linux)")
+async def test_starting_a_shell_does_not_fork_the_agent(backend: PtyBackend) -> None:
+    # a fork copies the whole agent and the event loop waits until the copy has exec'd:
+    # ~65 ms a shell in a fleet of 1,000, which starved the loop when logins came at once
+    before = len(_forks)
+    session = await backend.open("demo", "s3cret", 80, 24)
+    try:
+        session.write(b"echo F$((2+2))Z\r")
+        await read_until(session, b"F4Z")
+        assert len(_forks) == before
+    finally:
+        await session.close()

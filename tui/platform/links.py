@@ -13,8 +13,9 @@ while the socket takes data at once), and that wait has a deadline:
   drains, docs/notes.md); a close that takes longer than `close_timeout` is cut the same way;
 - the kernel buffers of a tunnel socket are kept small, so a pong or a keepalive ping
   waits behind kilobytes, not megabytes, of relay data;
-- a side the relay does not read (its peer is over budget) is not dropped because its
-  answer to our keepalive ping is stuck behind its own data (`_patient_keepalive`).
+- a side the relay does not read (its peer is over budget), or whose frames keep coming,
+  is not dropped because its answer to our keepalive ping is stuck behind its own data
+  (`_patient_keepalive`).
 """
 
 from __future__ import annotations
@@ -70,14 +71,19 @@ def shrink_buffers(transport: asyncio.Transport | None, size: int) -> None:
 
 
 def _patient_keepalive(protocol: Any, link: TunnelLink) -> None:
-    """Keep uvicorn from dropping a peer whose pong waits behind data we do not read.
+    """Keep uvicorn from dropping a peer whose pong waits behind its own data.
 
-    While the relay holds a side (its peer is over budget), that side's answers to our
-    pings sit in the socket behind its data: a slow app would get its device dropped
-    with 1011 "keepalive ping timeout" although both are fine. So when uvicorn's pong
-    deadline comes while (or shortly after) the side was held, the deadline is moved on.
-    A side that is not held and does not answer is dropped as before. (uvicorn reads
-    `keepalive_timeout` from the instance when it arms the timer; checked by a chaos test.)
+    A peer's answer to our ping travels behind everything it sent before: while the relay
+    holds a side (its peer is over budget), or while a busy peer works through a backlog
+    (a fleet of 1,000 streaming shells on two cores: hundreds of kilobytes a link, a few
+    kilobytes a second each), the pong comes after uvicorn's deadline and the link would be
+    dropped with 1011 "keepalive ping timeout" although both ends are fine. So when the
+    deadline comes while (or shortly after) the side was held, or when frames came from it
+    since the last deadline (any frame shows the peer alive, as an MQTT broker counts any
+    packet; docs/notes.md, "A pong waits behind its sender's data"), the deadline is moved
+    on. A side that is not held and sends nothing for a whole deadline is dropped as before.
+    (uvicorn reads `keepalive_timeout` from the instance when it arms the timer; checked by
+    a chaos test.)
     """
     original = getattr(protocol, "keepalive_timeout", None)
     if original is None or not hasattr(protocol, "pong_timer"):
@@ -85,9 +91,12 @@ def _patient_keepalive(protocol: Any, link: TunnelLink) -> None:
 
     def keepalive_timeout() -> None:
         timeout = getattr(protocol, "ping_timeout", None) or 0.0
-        if timeout > 0 and link.alive and link.reading_held_lately(timeout):
+        heard, link.heard = link.heard, False
+        if timeout > 0 and link.alive and (heard or link.reading_held_lately(timeout)):
             protocol.pong_timer = protocol.loop.call_later(timeout, keepalive_timeout)
             return
+        # the cause of a 1011 the peer sees, which uvicorn logs only at its TRACE level
+        log.warning("%s: no pong to a keepalive ping in %.0f s: link dropped", link.name, timeout)
         original()
 
     protocol.keepalive_timeout = keepalive_timeout
@@ -111,6 +120,7 @@ class TunnelLink:
         self._watchdog = self._loop.call_later(limits.stall_timeout / 4, self._check_stall)
         self._held = False  # the relay does not read this side: its peer is over budget
         self._held_at = -1e9  # loop time reading was last held
+        self.heard = False  # a frame came from this side since the last keepalive deadline
         _patient_keepalive(protocol, self)
         self._urgent: deque[str] = deque()
         self._frames: deque[tuple[str, bool]] = deque()  # (text, counts against the budget)

@@ -127,6 +127,7 @@ async def _relay(service: TunnelService, tunnel_id: str, side: str, link: Tunnel
     receive = getattr(link.ws, "_receive", link.ws.receive)
     while True:
         message = await receive()
+        link.heard = True  # the peer is alive, whether or not its pong is through yet
         if message["type"] == "websocket.disconnect":
             log.debug("tunnel %s: %s side closed (%s)", tunnel_id, side, message.get("code"))
             return
