@@ -104,6 +104,11 @@ def median(values: list[float]) -> float:
 CPU_SECONDS: list[float] = []  # process time of the last timed call, beside wall time
 
 
+def as_frames(data: bytes) -> list[bytes]:
+    """The payload as the WebSocket delivers it, before the pane has it (not timed)."""
+    return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+
+
 def backend_slices(data: bytes, cols: int, rows: int, name: str = "ghostty") -> float:
     """The pane's path: 2 KB frames (as the WebSocket delivers them) queued for the
     pane's feeder, which joins them into calls of up to the backend's `piece_bytes` and
@@ -112,11 +117,12 @@ def backend_slices(data: bytes, cols: int, rows: int, name: str = "ghostty") -> 
     piece = getattr(backend, "piece_bytes", PIECE_BYTES)  # as the pane picks it
     queue = OutputQueue(backend.feed, backend.take_dirty, piece_bytes=piece)
     loop = asyncio.new_event_loop()
+    frames = as_frames(data)
     gc.collect()
     try:
         start, cpu = time.perf_counter(), time.process_time()
-        for i in range(0, len(data), CHUNK):
-            queue.append(data[i : i + CHUNK])
+        for frame in frames:
+            queue.append(frame)
         loop.run_until_complete(queue.drain())
         CPU_SECONDS.append(time.process_time() - cpu)
         return time.perf_counter() - start
@@ -127,10 +133,11 @@ def backend_slices(data: bytes, cols: int, rows: int, name: str = "ghostty") -> 
 def backend_per_frame(data: bytes, cols: int, rows: int, name: str = "ghostty") -> float:
     """One backend call per 2 KB frame (what the feeder did before it joined frames)."""
     backend = make_backend(cols, rows, name=name)
+    frames = as_frames(data)
     gc.collect()
     start = time.perf_counter()
-    for i in range(0, len(data), CHUNK):
-        backend.feed(data[i : i + CHUNK])
+    for frame in frames:
+        backend.feed(frame)
     backend.take_dirty()
     return time.perf_counter() - start
 

@@ -48,7 +48,7 @@ class OutputQueue:
         self.high_water = max(1, high_water)
         self.low_water = min(max(0, low_water), self.high_water - 1)
         self.backlog_high = False
-        self._pending: deque[memoryview] = deque()
+        self._pending: deque[bytes | memoryview] = deque()  # a view: the rest of a split
         self.pending_bytes = 0
         self._drained = asyncio.Event()
         self._drained.set()
@@ -57,9 +57,11 @@ class OutputQueue:
         return bool(self._pending)
 
     def append(self, data: bytes) -> None:
-        self._pending.append(memoryview(data))
+        # once per frame: nothing here that is not needed
+        if not self._pending:  # else it is clear already: set only once all is fed
+            self._drained.clear()
+        self._pending.append(data)
         self.pending_bytes += len(data)
-        self._drained.clear()
         if not self.backlog_high and self.pending_bytes >= self.high_water:
             self._set_backlog(True)
 
@@ -103,6 +105,7 @@ class OutputQueue:
         view = pending.popleft()
         if len(view) >= limit:
             if len(view) > limit:
+                view = memoryview(view)  # split without copying the rest
                 pending.appendleft(view[limit:])
                 view = view[:limit]
             self.pending_bytes -= limit
