@@ -325,9 +325,10 @@ def bench_pane(runs: int, size: int, backend_name: str) -> None:
 # --- repaint --------------------------------------------------------------------------
 
 
-async def repaint_once(cols: int, rows: int, backend_name: str, runs: int) -> tuple[float, float]:
-    """Median seconds of a cold full repaint: the pane's rows as painting builds them,
-    and the same through Textual's `render_lines` (what the compositor calls)."""
+async def repaint_once(cols: int, rows: int, backend_name: str, runs: int) -> dict[str, float]:
+    """Median seconds of a full repaint: the pane's rows as painting builds them after a
+    screen of new output and after a theme change, and the former through Textual's
+    `render_lines` (what the compositor calls)."""
     from textual.app import App, ComposeResult
     from textual.geometry import Region
 
@@ -346,15 +347,19 @@ async def repaint_once(cols: int, rows: int, backend_name: str, runs: int) -> tu
         await pilot.pause()
         backend = pane.backend
 
-        def cold() -> None:
-            # The pane's strips and styles, and the backend's rows and style lookups,
-            # are all rebuilt, as after a resize or a screen of new output.
+        def new_screen() -> None:
+            # A screen of new output (or a resize): every row is read from the emulator
+            # again (its style ids may mean other styles now) and drawn; the looks and
+            # their Rich styles stay cached, as they do in the pane.
             pane._strips.clear()
-            pane._styles.clear()
             pane._styles_cache.clear()
             if hasattr(backend, "_rows"):
                 backend._rows.clear()
                 backend._reader.new_update()
+
+        def new_theme() -> None:
+            new_screen()
+            pane._styles.clear()  # a theme change: every Rich style is made again
 
         def rows_painted() -> None:
             pane._painting = True  # as inside `render_lines`: no selection offsets
@@ -367,26 +372,34 @@ async def repaint_once(cols: int, rows: int, backend_name: str, runs: int) -> tu
         def through_textual() -> None:
             pane.render_lines(Region(0, 0, cols, rows))
 
-        times: dict[str, list[float]] = {"pane": [], "textual": []}
+        cases = {
+            "screen": (new_screen, rows_painted),
+            "theme": (new_theme, rows_painted),
+            "textual": (new_screen, through_textual),
+        }
+        times: dict[str, list[float]] = {key: [] for key in cases}
         for _ in range(runs * 10):
-            for key, paint in (("pane", rows_painted), ("textual", through_textual)):
-                cold()
+            for key, (prepare, paint) in cases.items():
+                prepare()
                 start = time.perf_counter()
                 paint()
                 times[key].append(time.perf_counter() - start)
-        return median(times["pane"]), median(times["textual"])
+        return {key: median(values) for key, values in times.items()}
 
 
 def bench_repaint(runs: int, backends: list[str]) -> None:
     print(
-        f"full repaint (every row rebuilt from the emulator), median of {runs * 10};"
-        " in brackets, through Textual's render_lines"
+        f"full repaint of a screen of new output (every row read and drawn), median of"
+        f" {runs * 10}; in brackets, after a theme change, and through Textual's render_lines"
     )
     for backend_name in backends:
         figures = []
         for cols, rows in SIZES:
-            ours, textual = asyncio.run(repaint_once(cols, rows, backend_name, runs))
-            figures.append(f"{cols}x{rows} {ours * 1000:.2f} ms ({textual * 1000:.2f})")
+            seconds = asyncio.run(repaint_once(cols, rows, backend_name, runs))
+            ms = {key: value * 1000 for key, value in seconds.items()}
+            figures.append(
+                f"{cols}x{rows} {ms['screen']:.2f} ms ({ms['theme']:.2f}; {ms['textual']:.2f})"
+            )
         print(f"  {backend_name:<8} " + ", ".join(figures))
 
 
