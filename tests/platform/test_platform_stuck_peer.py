@@ -197,3 +197,23 @@ async def test_close_code_of_a_replaced_link_still_4000():
         assert first.close_code == CloseCode.REPLACED
         await second.close()
         assert await close_code(second) == CloseCode.NORMAL
+
+
+async def test_a_peer_that_never_answers_our_close_frame_is_cut_at_the_close_deadline():
+    """uvicorn reports "disconnect" as soon as it sends our close frame, then holds the
+    socket up to 10 s for the peer's answer: main took that echo for the socket's end and
+    left both sockets open (seen as a flaky stuck-app test in CI)."""
+    async with (
+        running_platform(link_limits=PATIENT) as p,
+        p.client() as client,
+        mqtt_device(p, DEVICE) as device,
+    ):
+        created = await client.create_tunnel(DEVICE)
+        notice = await device.next_notify()
+        app = await RawLink.open(created.tunnel_uri, created.tunnel_access_token)
+        dev = await RawLink.open(notice.tunnel_uri, notice.tunnel_access_token)
+        await p.wait_tunnel(created.tunnel_id, source="CONNECTED", device="CONNECTED")
+        async with asyncio.timeout(PROMPT):  # PATIENT closes within 1 s
+            await client.close_tunnel(created.tunnel_id)
+            await dev.closed()
+            await app.closed()

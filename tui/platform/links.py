@@ -102,6 +102,23 @@ def _patient_keepalive(protocol: Any, link: TunnelLink) -> None:
     protocol.keepalive_timeout = keepalive_timeout
 
 
+def _watch_socket(protocol: Any) -> asyncio.Event | None:
+    """An event set when uvicorn's protocol loses its connection (None: not uvicorn's)."""
+    original = getattr(protocol, "connection_lost", None)
+    if original is None:
+        return None
+    closed = asyncio.Event()
+
+    def connection_lost(exc: Exception | None) -> None:
+        try:
+            original(exc)
+        finally:
+            closed.set()
+
+    protocol.connection_lost = connection_lost  # the transport calls it on the instance
+    return closed
+
+
 class TunnelLink:
     """A tunnel side's WebSocket; every send goes through its one writer task."""
 
@@ -130,6 +147,10 @@ class TunnelLink:
         self._space.set()
         self.saturated = asyncio.Event()  # the queue reached its budget once (tests, logs)
         self.lost = asyncio.Event()  # the socket is gone (set by the relay's reader)
+        # The socket itself is closed. `lost` is not enough after our own close frame:
+        # uvicorn reports "disconnect" as soon as it sends one, then keeps the socket for
+        # up to 10 s waiting for the peer's answer.
+        self._socket_closed = _watch_socket(protocol) or self.lost
         self._close_code: int | None = None
         self._dead = False
         self._idle = False
@@ -271,12 +292,14 @@ class TunnelLink:
         try:
             async with asyncio.timeout(self.limits.close_timeout):
                 await asyncio.shield(self._writer)
-                await self.lost.wait()  # the peer's answer to our close frame
+                await self._socket_closed.wait()  # the peer answered our close frame
         except TimeoutError:
             log.info("%s: close not completed in time: link aborted", self.name)
         except Exception:
             log.debug("%s: close failed", self.name, exc_info=True)
         self.abort()
+        if self.transport is not None and not self._socket_closed.is_set():
+            self.transport.abort()  # no answer in time: cut it, whatever uvicorn reported
 
     def abort(self) -> None:
         """Drop the socket at once, buffers and all; whoever waits on this link goes on."""
