@@ -23,17 +23,28 @@ PROMPT = 5.0  # "within a few seconds"
 PATIENT = LinkLimits(stall_timeout=120.0, close_timeout=1.0)
 
 
-async def _stuck_app(p, client, device):
-    """(created, notice, app, dev): the app reads nothing, the device streamed until stalled."""
+async def _raw_tunnel(p, client, device, *, app_buffer=4096, dev_buffer=4096):
+    """(created, app, dev): a tunnel with both sides raw sockets (they read only when told,
+    and never answer a close frame), `*_buffer` their kernel receive buffers."""
     created = await client.create_tunnel(DEVICE)
     notice = await device.next_notify()
-    app = await RawLink.open(created.tunnel_uri, created.tunnel_access_token)
-    dev = await RawLink.open(notice.tunnel_uri, notice.tunnel_access_token, receive_buffer=1 << 20)
+    app = await RawLink.open(
+        created.tunnel_uri, created.tunnel_access_token, receive_buffer=app_buffer
+    )
+    dev = await RawLink.open(
+        notice.tunnel_uri, notice.tunnel_access_token, receive_buffer=dev_buffer
+    )
     await p.wait_tunnel(created.tunnel_id, source="CONNECTED", device="CONNECTED")
+    return created, app, dev
+
+
+async def _stuck_app(p, client, device):
+    """(created, app, dev): the app reads nothing, the device streamed until stalled."""
+    created, app, dev = await _raw_tunnel(p, client, device, dev_buffer=1 << 20)
     # a uvicorn upgrade that hid the transport would leave links unabortable
     assert all(link.transport for link in p.platform.tunnels.links(created.tunnel_id))
     await dev.stream_until_stalled()
-    return created, notice, app, dev
+    return created, app, dev
 
 
 async def test_close_api_answers_at_once_with_a_stuck_app():
@@ -42,7 +53,7 @@ async def test_close_api_answers_at_once_with_a_stuck_app():
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
-        created, _notice, app, dev = await _stuck_app(p, client, device)
+        created, app, dev = await _stuck_app(p, client, device)
         async with asyncio.timeout(PROMPT):
             await client.close_tunnel(created.tunnel_id)
             await dev.closed()
@@ -58,13 +69,7 @@ async def test_a_stuck_device_does_not_hold_up_close_either():
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
-        created = await client.create_tunnel(DEVICE)
-        notice = await device.next_notify()
-        dev = await RawLink.open(notice.tunnel_uri, notice.tunnel_access_token)
-        app = await RawLink.open(
-            created.tunnel_uri, created.tunnel_access_token, receive_buffer=1 << 20
-        )
-        await p.wait_tunnel(created.tunnel_id, source="CONNECTED", device="CONNECTED")
+        created, app, dev = await _raw_tunnel(p, client, device, app_buffer=1 << 20)
         await app.stream_until_stalled()
         async with asyncio.timeout(PROMPT):
             await client.close_tunnel(created.tunnel_id)
@@ -78,7 +83,7 @@ async def test_an_app_reconnecting_past_its_stuck_link_gets_connect_tunnel():
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
-        created, _notice, stuck, dev = await _stuck_app(p, client, device)
+        created, stuck, dev = await _stuck_app(p, client, device)
         async with asyncio.timeout(PROMPT):
             app = await open_link(created.tunnel_uri, created.tunnel_access_token)
             frames = []
@@ -95,7 +100,7 @@ async def test_expiry_ends_both_sides_on_time_with_a_stuck_app():
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
-        created, _notice, app, dev = await _stuck_app(p, client, device)
+        created, app, dev = await _stuck_app(p, client, device)
         await dev.closed(timeout=8 + PROMPT)
         async with asyncio.timeout(PROMPT):
             await p.wait_tunnel(
@@ -110,7 +115,7 @@ async def test_platform_stop_is_prompt_with_a_stuck_app():
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
-        _created, _notice, app, dev = await _stuck_app(p, client, device)
+        _created, app, dev = await _stuck_app(p, client, device)
         async with asyncio.timeout(PROMPT):
             await p.platform.tunnels.stop()
             await dev.closed()
@@ -208,11 +213,7 @@ async def test_a_peer_that_never_answers_our_close_frame_is_cut_at_the_close_dea
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
-        created = await client.create_tunnel(DEVICE)
-        notice = await device.next_notify()
-        app = await RawLink.open(created.tunnel_uri, created.tunnel_access_token)
-        dev = await RawLink.open(notice.tunnel_uri, notice.tunnel_access_token)
-        await p.wait_tunnel(created.tunnel_id, source="CONNECTED", device="CONNECTED")
+        created, app, dev = await _raw_tunnel(p, client, device)
         async with asyncio.timeout(PROMPT):  # PATIENT closes within 1 s
             await client.close_tunnel(created.tunnel_id)
             await dev.closed()
