@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 
@@ -9,7 +10,7 @@ import pytest
 
 from tests.agent.helpers import open_fds, read_until, wait_exit
 from tui.agent.backends.base import LoginFailed
-from tui.agent.backends.pty import PtyBackend
+from tui.agent.backends.pty import GATHER_SIZE, READ_SIZE, TTY_BUFFER_FULL, PtyBackend
 
 TIMEOUT = 20.0
 
@@ -116,5 +117,35 @@ async def test_starting_a_shell_does_not_fork_the_agent(backend: PtyBackend) -> 
         session.write(b"echo F$((2+2))Z\r")
         await read_until(session, b"F4Z")
         assert len(_forks) == before
+    finally:
+        await session.close()
+
+
+async def test_streaming_output_comes_in_gathered_reads_and_an_echo_alone(
+    backend: PtyBackend, tmp_path
+) -> None:
+    # a streaming program fills the tty's 4 KB buffer read after read: those reads are
+    # gathered (one frame batch, one write on the way), every byte intact and in order
+    text = tmp_path / "lines.txt"
+    lines = b"".join(b"line %06d \xc3\xa4\xe2\x82\xac\n" % i for i in range(20_000))
+    text.write_bytes(lines)
+    session = await backend.open("demo", "s3cret", 80, 24)
+    try:
+        session.write(b"stty -echo; echo R$((1+1))Y\r")
+        await read_until(session, b"R2Y")
+        session.write(f"cat {text}; echo C$((2+2))D\r".encode())
+        reads: list[bytes] = []
+        while b"C4D" not in b"".join(reads[-2:]):
+            reads.append(await asyncio.wait_for(session.read(), TIMEOUT))
+            assert reads[-1], "the shell ended"
+        out = b"".join(reads)
+        assert lines.replace(b"\n", b"\r\n") in out  # the tty turns \n into \r\n
+        gathered = sum(len(r) for r in reads if len(r) > 2 * TTY_BUFFER_FULL)
+        assert gathered > len(out) / 2  # most of it came several tty buffers at a time
+        assert all(len(r) <= GATHER_SIZE + READ_SIZE for r in reads)
+        # a short output is handed on as it is: nothing waits for more to come
+        session.write(b"echo E$((3+3))F\r")
+        echo = await read_until(session, b"E6F")
+        assert len(echo) < TTY_BUFFER_FULL
     finally:
         await session.close()

@@ -177,6 +177,9 @@ DISGUISED = [
     '"operat\\u0069on_type":"disconnect","data":{"status_code":"401","status_msg":"fake"}}',
     '{"operation_type":"command_response","request_id":"r","data":"x",'
     '"\\u006fperation_type":"pong"}',
+    # among the escapes of terminal output (ESC), and in upper-case hex
+    '{"operation_type":"command_response","request_id":"r","data":"\\u001b[0m\\u001b[1m",'
+    '"\\u006Fperation_type":"pong"}',
 ]
 
 

@@ -197,8 +197,7 @@ class ShellService:
             return
         request_id = self._request_id
         try:
-            for chunk in chunks:
-                await ws.send(output_frame_text(request_id, chunk))
+            await send_together(ws, [output_frame_text(request_id, chunk) for chunk in chunks])
         except ConnectionClosed:
             log.debug("tunnel %s: send after close dropped", self.tunnel_id)
 
@@ -227,6 +226,26 @@ class ShellService:
         shell, self._shell = self._shell, None
         if shell is not None:
             await shell.close()
+
+
+async def send_together(ws: ClientConnection, texts: list[str]) -> None:
+    """Send each of `texts` as a message of its own, handed to the socket in one write.
+
+    `ws.send` writes every message by itself: a system call here, and a wake-up and a read
+    at the relay, per 2 KB frame. websockets' way to write from user code is its
+    `send_context` around the sans-I/O `protocol` (how `send` itself works); the frames are
+    taken out of the protocol here and joined, so its flush on leaving finds nothing left,
+    while its state checks and flow control (drain) apply as to `send`. Frames alone are
+    taken: a text frame never asks for the end of the stream, which only closing does.
+    """
+    if len(texts) == 1:
+        await ws.send(texts[0])
+        return
+    async with ws.send_context():
+        protocol = ws.protocol
+        for text in texts:
+            protocol.send_text(text.encode())
+        ws.transport.write(b"".join(protocol.data_to_send()))
 
 
 async def _close_fully(session: ShellSession) -> None:

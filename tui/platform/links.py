@@ -13,6 +13,10 @@ while the socket takes data at once), and that wait has a deadline:
   drains, docs/notes.md); a close that takes longer than `close_timeout` is cut the same way;
 - the kernel buffers of a tunnel socket are kept small, so a pong or a keepalive ping
   waits behind kilobytes, not megabytes, of relay data;
+- frames go in batches: what one read from a side brought (up to one socket buffer) is
+  relayed at once, and a batch reaches the peer's socket as one write (`_write_direct`),
+  not one system call and one ASGI round per 2 KB frame (docs/notes.md, "The relay's
+  cost per frame");
 - a side the relay does not read (its peer is over budget), or whose frames keep coming,
   is not dropped because its answer to our keepalive ping is stuck behind its own data
   (`_patient_keepalive`).
@@ -24,9 +28,12 @@ import asyncio
 import contextlib
 import logging
 import socket
+import struct
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
+
+from websockets.protocol import State
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,40 @@ def transport_of(ws: Any) -> asyncio.Transport | None:
     """The asyncio transport under a Starlette WebSocket served by uvicorn."""
     transport = getattr(protocol_of(ws), "transport", None)
     return transport if isinstance(transport, asyncio.Transport) else None
+
+
+def direct_protocol(protocol: Any) -> Any:
+    """`protocol` when it is uvicorn's websockets-sansio protocol, whose state and framing
+    `TunnelLink` can drive itself (a batch of frames in one write); else None.
+
+    These are uvicorn's internals, so they are checked rather than assumed: the attributes
+    uvicorn's own `send` relies on, and a websockets sans-I/O connection under them. A
+    uvicorn that changes them gets the ASGI path, a frame at a time (a test notices).
+    """
+    conn = getattr(protocol, "conn", None)
+    needed = ("handshake_complete", "close_sent", "disconnected", "initial_response", "queue")
+    framing = ("state", "extensions", "expect_continuation_frame", "send_text", "data_to_send")
+    if all(hasattr(protocol, name) for name in needed) and all(
+        hasattr(conn, name) for name in framing
+    ):
+        return protocol
+    return None
+
+
+_TEXT_FIN = 0x81  # FIN bit and opcode 1 (text)
+_HEAD_16 = struct.Struct("!BBH").pack
+_HEAD_64 = struct.Struct("!BBQ").pack
+
+
+def server_text_frame(payload: bytes) -> bytes:
+    """One whole text frame as a server sends it (RFC 6455 §5.2: FIN, opcode 1, no mask):
+    websockets' `Frame.serialize` gives the same bytes, at several times the cost."""
+    size = len(payload)
+    if size < 126:
+        return bytes((_TEXT_FIN, size)) + payload
+    if size < 1 << 16:
+        return _HEAD_16(_TEXT_FIN, 126, size) + payload
+    return _HEAD_64(_TEXT_FIN, 127, size) + payload
 
 
 def shrink_buffers(transport: asyncio.Transport | None, size: int) -> None:
@@ -132,6 +173,9 @@ class TunnelLink:
         # uvicorn's own send and its "writable" flag: a send while it is set never waits
         self._server_send = ws.scope.get(SERVER_SEND_KEY) if protocol else None
         self._writable: asyncio.Event | None = getattr(protocol, "writable", None)
+        self._direct = direct_protocol(protocol) if self._writable is not None else None
+        # uvicorn's receive, under Starlette's wrapper that only checks states we keep
+        self._receive = getattr(ws, "_receive", ws.receive)
         self._sending_since: float | None = None  # loop time the pending send began
         self._loop = asyncio.get_running_loop()
         self._watchdog = self._loop.call_later(limits.stall_timeout / 4, self._check_stall)
@@ -139,6 +183,7 @@ class TunnelLink:
         self._held_at = -1e9  # loop time reading was last held
         self.heard = False  # a frame came from this side since the last keepalive deadline
         _patient_keepalive(protocol, self)
+        self._batch_bytes = limits.socket_buffer  # at most this much relayed in one write
         self._urgent: deque[str] = deque()
         self._frames: deque[tuple[str, bool]] = deque()  # (text, counts against the budget)
         self._queued = 0
@@ -166,19 +211,33 @@ class TunnelLink:
 
     # --- sending --------------------------------------------------------------------------
 
-    async def relay(self, text: str, source: TunnelLink | None = None) -> bool:
-        """Queue a frame from the other side (`source`), waiting while this peer is over
-        budget; meanwhile `source` is not read, and knows it (see `_patient_keepalive`)."""
+    async def receive(self) -> list[dict[str, Any]]:
+        """The next messages from this side: at least one, and with it every message the
+        same read brought (up to `socket_buffer` bytes), so that they travel on together."""
+        messages = [await self._receive()]
+        queue = self._direct.queue if self._direct is not None else None
+        size = len(messages[0].get("text") or "")
+        while queue is not None and queue.qsize() and size < self._batch_bytes:
+            message = await self._receive()  # returns at once: the message is there
+            messages.append(message)
+            size += len(message.get("text") or "")
+        return messages
+
+    async def relay(self, texts: list[str], source: TunnelLink | None = None) -> bool:
+        """Send frames from the other side (`source`) in order, waiting while this peer is
+        over budget; meanwhile `source` is not read, and knows it (see
+        `_patient_keepalive`)."""
         if (
             self._writer_idle
             and self._writable is not None
             and self._writable.is_set()
             and not self._dead
             and self._close_code is None
+            and self._can_write_direct()
         ):
-            # the hot path: nothing queued, the socket takes it now (this send cannot wait)
+            # the hot path: nothing queued, the socket takes it now (this cannot wait)
             try:
-                await self._server_send({"type": "websocket.send", "text": text})
+                self._write_direct(texts)
                 return True
             except Exception:
                 log.debug("%s: send failed, link aborted", self.name, exc_info=True)
@@ -195,7 +254,31 @@ class TunnelLink:
             finally:
                 if source is not None:
                     source.hold_reading(False)
-        return self._put(text, counted=True)
+        return all([self._put(text, counted=True) for text in texts])
+
+    def _can_write_direct(self) -> bool:
+        """uvicorn's protocol is where its own `send` would write a frame now."""
+        p = self._direct
+        return (
+            p is not None
+            and p.handshake_complete
+            and p.initial_response is None
+            and not p.close_sent
+            and not p.disconnected
+        )
+
+    def _write_direct(self, texts: list[str]) -> None:
+        """Frame `texts` and hand them to the socket in one write, as uvicorn's `send` would
+        one by one. While the connection is plainly open (no extension, no fragmented
+        message under way: the relay sends neither) the frames are built here, a header
+        each; otherwise websockets' protocol frames them, or raises what `send` would."""
+        conn = self._direct.conn
+        if conn.state is State.OPEN and not conn.extensions and not conn.expect_continuation_frame:
+            self.transport.write(b"".join([server_text_frame(text.encode()) for text in texts]))
+            return
+        for text in texts:
+            conn.send_text(text.encode())
+        self.transport.write(b"".join(conn.data_to_send()))
 
     def hold_reading(self, held: bool) -> None:
         self._held = held
@@ -226,12 +309,18 @@ class TunnelLink:
         self._ready.set()
         return True
 
-    async def _send(self, text: str) -> None:
+    async def _send(self, texts: list[str]) -> None:
         self._sending_since = self._loop.time()
-        if self._server_send is not None:
-            await self._server_send({"type": "websocket.send", "text": text})
-        else:
-            await self.ws.send_text(text)
+        if self._direct is not None:
+            await self._writable.wait()  # as uvicorn's send waits, then writes
+            if self._can_write_direct():
+                self._write_direct(texts)
+                texts = []
+        for text in texts:  # not uvicorn's protocol, or one that raises now
+            if self._server_send is not None:
+                await self._server_send({"type": "websocket.send", "text": text})
+            else:
+                await self.ws.send_text(text)
         self._sending_since = None
 
     def _check_stall(self) -> None:
@@ -249,18 +338,30 @@ class TunnelLink:
     def _writer_idle(self) -> bool:
         return self._idle and not self._frames and not self._urgent
 
+    def _next_batch(self) -> list[str]:
+        """Urgent frames first, then queued ones, up to `_batch_bytes`; [] when none."""
+        if self._urgent:
+            batch = list(self._urgent)
+            self._urgent.clear()
+            return batch
+        batch, size, frames = [], 0, self._frames
+        while frames and size < self._batch_bytes:
+            text, counted = frames.popleft()
+            batch.append(text)
+            size += len(text)
+            if counted:
+                self._queued -= len(text)
+        if self._queued < self.limits.budget:
+            self._space.set()
+        return batch
+
     async def _write_loop(self) -> None:
         stall = self.limits.stall_timeout
         try:
             while True:
-                if self._urgent:
-                    text = self._urgent.popleft()
-                elif self._frames:
-                    text, counted = self._frames.popleft()
-                    if counted:
-                        self._queued -= len(text)
-                        if self._queued < self.limits.budget:
-                            self._space.set()
+                batch = self._next_batch()
+                if batch:
+                    await self._send(batch)
                 elif self._close_code is not None:
                     await asyncio.wait_for(self.ws.close(self._close_code), stall)
                     return
@@ -269,8 +370,6 @@ class TunnelLink:
                     self._idle = True
                     await self._ready.wait()
                     self._idle = False
-                    continue
-                await self._send(text)
         except TimeoutError:
             log.warning("%s: the peer took nothing for %.0f s: link aborted", self.name, stall)
             self.abort()

@@ -59,17 +59,19 @@ PLATFORM_DISCONNECTS = frozenset(
 _LEADING_OPERATION = re.compile(
     r'\{\s*"operation_type"\s*:\s*"(command_response|command|connect_response|connect)"\s*,'
 )
-# JSON spells an escape "\\u" (lowercase); printable ASCII is U+0020..U+007F
-_ESCAPED_PRINTABLE = tuple(f"\\u00{digit}" for digit in "234567")
+# JSON spells an escape "\\u" (lowercase u, either case of hex); printable ASCII is
+# U+0020..U+007F. One search, only when there is an escape at all: terminal output is full
+# of "\\u001b" (ESC), and six substring scans per frame cost more than the whole relay
+_ESCAPED_PRINTABLE = re.compile(r"\\u00[2-7]")
 _KEY = '"operation_type"'
 
 
 def fast_operation(text: str) -> str | None:
     """The frame's operation when its envelope alone says so for sure; None: parse it."""
     match = _LEADING_OPERATION.match(text)
-    if match is None or text.count(_KEY) != 1:
+    if match is None or text.find(_KEY, match.end()) != -1:
         return None
-    if "\\u00" in text and any(escape in text for escape in _ESCAPED_PRINTABLE):
+    if "\\u00" in text and _ESCAPED_PRINTABLE.search(text):
         return None
     return match.group(1)
 
@@ -120,45 +122,60 @@ class _DropLog:
 
 
 async def _relay(service: TunnelService, tunnel_id: str, side: str, link: TunnelLink) -> None:
-    """Read one side and queue its frames for the other; this side's sends are not here."""
+    """Read one side and pass its frames on to the other, a read's worth at a time; this
+    side's own sends are not here."""
     documented = service.relay_mode == RELAY_DOCUMENTED
     dropped = _DropLog(tunnel_id, side)
-    # uvicorn's own receive: Starlette's wrapper only checks states we keep ourselves
-    receive = getattr(link.ws, "_receive", link.ws.receive)
     while True:
-        message = await receive()
+        messages = await link.receive()
         link.heard = True  # the peer is alive, whether or not its pong is through yet
-        if message["type"] == "websocket.disconnect":
-            log.debug("tunnel %s: %s side closed (%s)", tunnel_id, side, message.get("code"))
-            return
-        text = message.get("text")
-        if text is None:
-            dropped("binary")
-            continue
-        if fast_operation(text) is not None:  # output and keystrokes: relayed as they are
+        onward: list[str] = []
+        ended = False
+        for message in messages:
+            if message["type"] == "websocket.disconnect":
+                log.debug("tunnel %s: %s side closed (%s)", tunnel_id, side, message.get("code"))
+                ended = True
+                break
+            text = message.get("text")
+            if text is None:
+                dropped("binary")
+            elif fast_operation(text) is not None:  # output and keystrokes: as they are
+                onward.append(text)
+            else:
+                text = _checked(text, side, documented, link, dropped)
+                if text is not None:
+                    onward.append(text)
+        if onward:
             peer = service.peer(tunnel_id, side)
             if peer is not None:
-                await peer.relay(text, link)
-            continue
-        body = parse_frame(text)
-        if body is None:
-            dropped("not a JSON object")
-            continue
-        operation = body.get("operation_type")
-        if side == SOURCE and operation == Op.PING:
-            link.post_urgent(_pong_for(body))
-            continue
-        if side == DEVICE and platform_only(body):
-            dropped(f"{str(operation)[:40]!r} only the platform may send")
-            continue
-        if documented and operation not in DOCUMENTED_OPS:
-            dropped(f"operation {str(operation)[:40]!r} is not documented")
-            continue
-        peer = service.peer(tunnel_id, side)
-        if peer is None:
-            log.debug("tunnel %s: frame from the %s side dropped, no peer", tunnel_id, side)
-            continue
-        await peer.relay(text, link)
+                await peer.relay(onward, link)
+            else:
+                log.debug("tunnel %s: %d frame(s) from the %s side dropped, no peer",
+                          tunnel_id, len(onward), side)  # fmt: skip
+        if ended:
+            return
+
+
+def _checked(
+    text: str, side: str, documented: bool, link: TunnelLink, dropped: _DropLog
+) -> str | None:
+    """A frame the fast path could not vouch for, read in full: the text to relay, or
+    None when it was answered here (an app's ping) or dropped."""
+    body = parse_frame(text)
+    if body is None:
+        dropped("not a JSON object")
+        return None
+    operation = body.get("operation_type")
+    if side == SOURCE and operation == Op.PING:
+        link.post_urgent(_pong_for(body))
+        return None
+    if side == DEVICE and platform_only(body):
+        dropped(f"{str(operation)[:40]!r} only the platform may send")
+        return None
+    if documented and operation not in DOCUMENTED_OPS:
+        dropped(f"operation {str(operation)[:40]!r} is not documented")
+        return None
+    return text
 
 
 async def _deny(ws: WebSocket, exc: IoTDAError) -> None:

@@ -298,6 +298,8 @@ class Platform:
             lifespan="off",
             log_config=None,
             access_log=False,
+            # the relay drives this implementation's protocol directly (tui/platform/links.py)
+            ws="websockets-sansio",
             ws_max_size=MAX_FRAME_BYTES,
             ws_per_message_deflate=False,  # docs/notes.md: deflate costs ~8× throughput
             ws_ping_interval=cfg.keepalive,
