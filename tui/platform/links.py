@@ -4,7 +4,7 @@ A peer that stops reading must hurt no one else (issue 12). So nothing but the l
 writer task ever waits on a send to its socket (the relay's hot path sends inline only
 while the socket takes data at once), and that wait has a deadline:
 
-- data from the other side queues up to `budget` bytes; past it the other side's reader
+- data from the other side queues up to `budget` bytes (and one batch); past it its reader
   waits (a slow app slows its device, TCP does the rest), never the platform as a whole;
 - frames the platform originates (pong, disconnect, connect_tunnel) never wait: pong goes
   ahead of queued data, the others after it, in order;

@@ -150,8 +150,8 @@ async def _relay(service: TunnelService, tunnel_id: str, side: str, link: Tunnel
             if peer is not None:
                 await peer.relay(onward, link)
             else:
-                log.debug("tunnel %s: %d frame(s) from the %s side dropped, no peer",
-                          tunnel_id, len(onward), side)  # fmt: skip
+                why = "%d frame(s) from the %s side dropped, no peer"
+                log.debug("tunnel %s: " + why, tunnel_id, len(onward), side)
         if ended:
             return
 
