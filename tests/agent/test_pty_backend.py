@@ -149,3 +149,39 @@ async def test_streaming_output_comes_in_gathered_reads_and_an_echo_alone(
         assert len(echo) < TTY_BUFFER_FULL
     finally:
         await session.close()
+
+
+async def test_a_read_cancelled_while_gathering_loses_no_output(
+    backend: PtyBackend, tmp_path
+) -> None:
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"x" * 300_000)  # no newline: the tty passes it on byte for byte
+    session = await backend.open("demo", "s3cret", 80, 24)
+    try:
+        session.write(b"stty -echo; echo R$((1+1))Y\r")
+        await read_until(session, b"R2Y\r\n")
+        readable = session._readable
+        cancels = 0
+
+        async def cancel_the_first_gathering(within: float | None = None) -> bool:
+            nonlocal cancels
+            if within is not None and not cancels:  # output already read, more awaited
+                cancels += 1
+                asyncio.current_task().cancel()
+            return await readable(within)
+
+        session._readable = cancel_the_first_gathering
+        session.write(f"cat {blob}; echo; echo C$((2+2))D\r".encode())
+        out = b""
+        async with asyncio.timeout(TIMEOUT):
+            while b"C4D" not in out:
+                reading = asyncio.ensure_future(session.read())
+                try:
+                    out += await reading
+                except asyncio.CancelledError:
+                    assert reading.cancelled()  # the read, not this test
+        assert cancels == 1
+        assert b"x" * 300_000 in out  # all of it, in one piece
+        assert out.count(b"x") == 300_000
+    finally:
+        await session.close()

@@ -137,6 +137,7 @@ class PtySession:
         self._master = master
         self._loop = asyncio.get_running_loop()
         self._pending = bytearray()  # input the PTY could not take yet
+        self._gathered = b""  # output read while the reader was cancelled (see read())
         self._closed = False
         self._ready: asyncio.Future[None] | None = None
         self._watching = False  # the master fd is registered with the event loop
@@ -187,19 +188,26 @@ class PtySession:
         """The shell's next output: what one read of the master gives, or, while a program
         streams (the tty's buffer came back full), what it gives in the next moments too,
         up to `GATHER_SIZE`: one frame batch and one write on the way, not one per 4 KB."""
+        if self._gathered:  # read before a caller gave up waiting: theirs first
+            data, self._gathered = self._gathered, b""
+            return data
         data = await self._read_once()
         if len(data) < TTY_BUFFER_FULL:
             return data
         parts, size = [data], len(data)
-        while size < GATHER_SIZE and await self._readable(GATHER_WAIT):
-            more = self._read_ready()
-            if more is None:
-                continue
-            if more:
-                parts.append(more)
-                size += len(more)
-            if len(more) < TTY_BUFFER_FULL:
-                break
+        try:
+            while size < GATHER_SIZE and await self._readable(GATHER_WAIT):
+                more = self._read_ready()
+                if more is None:
+                    continue
+                if more:
+                    parts.append(more)
+                    size += len(more)
+                if len(more) < TTY_BUFFER_FULL:
+                    break
+        except asyncio.CancelledError:
+            self._gathered = b"".join(parts)  # never lost: the next read returns it
+            raise
         return b"".join(parts)
 
     async def _read_once(self) -> bytes:
