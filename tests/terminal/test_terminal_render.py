@@ -219,6 +219,35 @@ async def test_only_dirty_rows_are_refreshed_at_most_once_a_frame() -> None:
         assert {r.y for r in refreshed[-1]} == {3, 4}
 
 
+async def test_a_flood_frame_that_is_slow_to_draw_makes_the_next_one_wait_longer() -> None:
+    from time import perf_counter
+
+    from tui.terminal.pane import FLOOD_BYTES, FLOOD_FRAME_SECONDS, FLOOD_PAINT_SHARE
+
+    app = PaneApp()
+    async with app.run_test(size=(40, 6)) as pilot:
+        pane = app.query_one(TerminalPane)
+        await pilot.pause()
+        assert pane._paint_seconds > 0  # measured by drawing the pane's rows
+
+        def next_frame_after_a_flood(paint_seconds: float) -> float:
+            if pane._paint_timer is not None:
+                pane._paint_timer.stop()
+                pane._paint_timer = None
+            pane._paint_seconds = paint_seconds
+            pane._last_paint = perf_counter()
+            pane._fed_bytes = FLOOD_BYTES  # a flood since the last frame
+            pane._dirty.add(0)
+            pane._schedule_paint()
+            assert pane._paint_timer is not None  # not painted at once
+            return pane._paint_due - pane._last_paint
+
+        # a cheap frame: the flood's frame rate; a slow one: its share of the time at most
+        assert abs(next_frame_after_a_flood(0.001) - FLOOD_FRAME_SECONDS) < 1e-6
+        assert abs(next_frame_after_a_flood(0.03) - 0.03 / FLOOD_PAINT_SHARE) < 1e-6
+        pane._paint_timer.stop()
+
+
 async def test_replay_plays_at_the_recorded_pace_with_long_gaps_cut() -> None:
     from tui.terminal.recording import OutputEvent, Recording
 

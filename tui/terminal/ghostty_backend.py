@@ -124,6 +124,7 @@ class GhosttyBackend:
         self._size = ffi.new("size_t*")
         self._mode = ffi.new("GhosttyTerminalModeConfig*")
         self._scrollbar = ffi.new("GhosttyTerminalScrollbar*")
+        self._screen = ffi.new("GhosttyTerminalScreen*")
 
     def close(self) -> None:
         """Free the native terminal now (the finalizer queues it otherwise)."""
@@ -256,18 +257,20 @@ class GhosttyBackend:
     def modes(self) -> TerminalModes:
         if self._modes is None:
             on = {n for n in _MODE_NUMBERS if self.mode(n)}
-            screen = ffi.new("GhosttyTerminalScreen*")
-            alt = self._get(lib.GHOSTTY_TERMINAL_DATA_ACTIVE_SCREEN, screen)
             self._modes = TerminalModes(
                 app_cursor=1 in on,
                 app_keypad=66 in on,
                 bracketed_paste=2004 in on,
                 mouse_tracking=next((m for m in _MOUSE_MODES if m in on), MOUSE_OFF),
                 mouse_sgr=1006 in on,
-                alt_screen=alt == lib.GHOSTTY_TERMINAL_SCREEN_ALTERNATE,
+                alt_screen=self._on_alt_screen(),
                 focus_events=1004 in on,
             )
         return self._modes
+
+    def _on_alt_screen(self) -> bool:
+        screen = self._get(lib.GHOSTTY_TERMINAL_DATA_ACTIVE_SCREEN, self._screen)
+        return screen == lib.GHOSTTY_TERMINAL_SCREEN_ALTERNATE
 
     @property
     def title(self) -> str:
@@ -278,7 +281,7 @@ class GhosttyBackend:
         alternate screen has no history of its own: the main screen's counts stand."""
         if self._stale_history:
             self._stale_history = False
-            if self.modes.alt_screen:
+            if self._on_alt_screen():  # one query, not every mode: this runs per feed
                 return
             bar = self._get(lib.GHOSTTY_TERMINAL_DATA_SCROLLBAR, self._scrollbar)
             held = int(bar.total - bar.len)

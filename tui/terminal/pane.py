@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 FRAME_SECONDS = 1 / 60
 FLOOD_FRAME_SECONDS = 1 / 20  # while output floods in (see _schedule_paint)
+# ... and at most this share of a flood's time goes to painting it: a frame that took
+# 10 ms to draw (a screen of fresh colours) waits 80 ms for the next one
+FLOOD_PAINT_SHARE = 1 / 8
 FLOOD_BYTES = 64 << 10  # output since the last frame that makes it a flood
 RESIZE_DEBOUNCE_SECONDS = 0.15
 
@@ -306,8 +309,13 @@ class TerminalPane(
             return
         # While a flood is still queued, paint less often: a frame of Textual's
         # compositor costs as much as megabytes of emulation, and nobody reads text
-        # scrolling past at 60 frames a second. Caught up, the next paint is at once.
-        frame = FLOOD_FRAME_SECONDS if self._flooding() else FRAME_SECONDS
+        # scrolling past at 60 frames a second; a frame that is slow to draw comes less
+        # often still, so the emulator keeps most of the time. Caught up, the next paint
+        # is at once.
+        if self._flooding():
+            frame = max(FLOOD_FRAME_SECONDS, self._paint_seconds / FLOOD_PAINT_SHARE)
+        else:
+            frame = FRAME_SECONDS
         due = self._last_paint + frame
         now = perf_counter()
         if due <= now:

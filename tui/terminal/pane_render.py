@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from time import perf_counter
 
 from rich.segment import Segment
 from rich.style import Style
@@ -32,6 +33,7 @@ class RowRendering:
     _backend_failed: Callable[[Exception], None]
     _visible_runs: Callable[[int], list[Run]]
     _painting = False  # inside `render_lines`: rows without selection offsets
+    _paint_seconds = 0.0  # what drawing the last frame of the pane's rows took
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -65,10 +67,12 @@ class RowRendering:
         # question of which character is under the mouse (selection), which needs the
         # offset meta on every segment: a Style copy per run. Painted rows go without.
         self._painting = True
+        start = perf_counter()
         try:
             return super().render_lines(crop)  # type: ignore[misc]
         finally:
             self._painting = False
+            self._paint_seconds = perf_counter() - start
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
