@@ -9,7 +9,13 @@ from websockets.exceptions import InvalidStatus
 
 from tests.support.device import mqtt_device
 from tests.support.platform import running_platform
-from tests.support.tunnel_ws import close_code, frames_until_closed, next_frame, open_link
+from tests.support.tunnel_ws import (
+    close_code,
+    frames_until_closed,
+    linked_tunnel,
+    next_frame,
+    open_link,
+)
 from tui.iotda.frames import (
     CloseCode,
     DisconnectCode,
@@ -27,15 +33,6 @@ async def _tunnel(device, client):
     created = await client.create_tunnel(DEVICE)
     notice = await device.next_notify()
     return created, notice
-
-
-async def _linked(device, client):
-    """A tunnel with both sides linked (app first) and connect_tunnel read by the app."""
-    created, notice = await _tunnel(device, client)
-    app = await open_link(created.tunnel_uri, created.tunnel_access_token)
-    dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
-    assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
-    return created, notice, app, dev
 
 
 async def _states(client, tunnel_id):
@@ -112,7 +109,7 @@ async def test_ping_is_answered_never_relayed(relay_mode):
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
-        _created, _notice, app, dev = await _linked(device, client)
+        _created, _notice, app, dev = await linked_tunnel(client, device, DEVICE)
         ping = TunnelFrame(Op.PING, new_request_id())
         await app.send(ping.encode())
         pong = await next_frame(app)
@@ -168,7 +165,7 @@ async def test_oversize_frame_closes_with_1009_and_bad_frames_are_dropped():
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
-        _created, _notice, app, dev = await _linked(device, client)
+        _created, _notice, app, dev = await linked_tunnel(client, device, DEVICE)
         await app.send(b"\x00\x01binary")
         await app.send("not json at all")
         await app.send(command_frame("x" * 9000).encode())  # under 10 KB: relayed
@@ -186,7 +183,7 @@ async def test_close_api_ends_live_session_and_reconnect_reopens(relay_mode):
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
-        created, notice, app, dev = await _linked(device, client)
+        created, notice, app, dev = await linked_tunnel(client, device, DEVICE)
         await client.close_tunnel(created.tunnel_id)
         frames = await frames_until_closed(app)
         assert frames[-1]["operation_type"] == Op.DISCONNECT
@@ -288,7 +285,7 @@ async def test_a_restarted_device_is_called_back_to_an_open_tunnel_its_app_waits
 
 async def test_an_app_connecting_right_after_create_does_not_call_the_device_twice():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        _created, _notice, app, dev = await _linked(device, client)
+        _created, _notice, app, dev = await linked_tunnel(client, device, DEVICE)
         assert device.notifications.empty()
         await app.close()
         await dev.close()

@@ -16,7 +16,7 @@ from websockets.frames import Frame, Opcode
 
 from tests.support.device import mqtt_device
 from tests.support.platform import running_platform
-from tests.support.tunnel_ws import next_frame, open_link
+from tests.support.tunnel_ws import linked_tunnel, next_frame
 from tui.agent.sessions import send_together
 from tui.iotda.frames import (
     Op,
@@ -30,15 +30,6 @@ from tui.platform.links import direct_protocol, protocol_of, server_text_frame
 from tui.platform.relay import fast_operation
 
 DEVICE = "boiler_0001"
-
-
-async def _linked(p, client, device):
-    created = await client.create_tunnel(DEVICE)
-    notice = await device.next_notify()
-    app = await open_link(created.tunnel_uri, created.tunnel_access_token)
-    dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
-    assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
-    return created, app, dev
 
 
 def _count_writes(transport) -> list[int]:
@@ -60,7 +51,7 @@ async def test_a_burst_from_the_device_arrives_in_order_in_one_write(relay_mode)
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
-        created, app, dev = await _linked(p, client, device)
+        created, _notice, app, dev = await linked_tunnel(client, device, DEVICE)
         source, device_link = p.platform.tunnels.links(created.tunnel_id)
         # uvicorn's protocol is driven directly; an upgrade that changed it would fall back
         # to a frame at a time, silently slower: this notices
@@ -89,7 +80,7 @@ async def test_a_burst_from_the_device_arrives_in_order_in_one_write(relay_mode)
 
 async def test_a_burst_from_the_app_keeps_its_order_around_a_ping():
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        _created, app, dev = await _linked(p, client, device)
+        _created, _notice, app, dev = await linked_tunnel(client, device, DEVICE)
         ping = TunnelFrame(Op.PING, new_request_id())
         keys = [command_frame("ls").encode(), resize_frame(100, 30).encode()]
         after = command_frame("\r").encode()

@@ -9,7 +9,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tui.iotda.frames import TOKEN_HEADER
+from tui.iotda.frames import TOKEN_HEADER, Op
 
 TIMEOUT = 15.0
 
@@ -17,6 +17,17 @@ TIMEOUT = 15.0
 async def open_link(uri: str, token: str, **options: Any) -> ClientConnection:
     """`options`: more keyword arguments of `websockets.connect` (max_queue, ping_interval…)."""
     return await connect(uri, additional_headers={TOKEN_HEADER: token}, compression=None, **options)
+
+
+async def linked_tunnel(client: Any, device: Any, device_id: str) -> tuple[Any, Any, Any, Any]:
+    """A tunnel with both sides linked (app first) and `connect_tunnel` read by the app:
+    (created, notice, app, dev). `device` is an MQTT device (tests/support/device.py)."""
+    created = await client.create_tunnel(device_id)
+    notice = await device.next_notify()
+    app = await open_link(created.tunnel_uri, created.tunnel_access_token)
+    dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
+    assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
+    return created, notice, app, dev
 
 
 async def next_frame(ws: ClientConnection, timeout: float = TIMEOUT) -> dict[str, Any]:
