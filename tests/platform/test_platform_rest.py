@@ -233,7 +233,8 @@ async def test_create_tunnel_rules():
         assert error.error_code == "IOTDA.014016"
 
 
-async def test_bad_bodies_and_unknown_paths_get_iotda_errors():
+async def test_bad_bodies_and_unknown_paths_get_iotda_errors(caplog):
+    caplog.set_level("DEBUG", logger="tui.platform.rest")
     async with running_platform() as p, p.client(retries=0) as client:
         base = f"{p.endpoints.rest}/v5/iot/{p.project_id}"
         cases = [
@@ -250,6 +251,12 @@ async def test_bad_bodies_and_unknown_paths_get_iotda_errors():
             assert 400 <= answer.status_code < 500, (method, url, body)
             assert answer.json()["error_code"], answer.text
             assert answer.headers["X-Request-Id"]
+            # and the platform's log says what it refused, and why, under the same id
+            logged = [r.getMessage() for r in caplog.records if r.name == "tui.platform.rest"]
+            line = f"answered {answer.status_code} {answer.json()['error_code']}"
+            assert any(line in m and answer.headers["X-Request-Id"] in m for m in logged), logged[
+                -3:
+            ]
 
 
 async def test_basic_edition_refuses_tunnels():

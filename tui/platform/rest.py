@@ -84,8 +84,19 @@ class RequestIdMiddleware:
 
 
 def error_response(request: Request, status: int, code: str, msg: str) -> JSONResponse:
-    body = ErrorBody(code, msg, request.scope.get(REQUEST_ID_KEY)).to_json()
-    return JSONResponse(body, status_code=status)
+    request_id = request.scope.get(REQUEST_ID_KEY)
+    # the only trace of a refused request (uvicorn's access log is off); DEBUG, so that a
+    # client hammering with bad requests cannot flood the console
+    log.debug(
+        "%s %r answered %d %s: %s (request %s)",  # %r: a path cannot forge log lines
+        request.method,
+        request.url.path,
+        status,
+        code,
+        msg,
+        request_id,
+    )
+    return JSONResponse(ErrorBody(code, msg, request_id).to_json(), status_code=status)
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
