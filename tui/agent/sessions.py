@@ -237,6 +237,7 @@ async def send_together(ws: ClientConnection, texts: list[str]) -> None:
     taken out of the protocol here and joined, so its flush on leaving finds nothing left,
     while its state checks and flow control (drain) apply as to `send`. Frames alone are
     taken: a text frame never asks for the end of the stream, which only closing does.
+    (`send` would also wait for a fragmented message under way; the agent sends none.)
     """
     if len(texts) == 1:
         await ws.send(texts[0])
