@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.device import mqtt_device
 from tests.support.platform import SEED_FILE, running_platform
-from tests.support.tunnel_ws import next_frame, open_link
+from tests.support.tunnel_ws import linked_tunnel, next_frame, open_link
 from tui.iotda.frames import (
     DisconnectCode,
     Op,
@@ -135,11 +135,7 @@ async def test_a_device_cannot_send_what_only_the_platform_sends(relay_mode, fak
         p.client() as client,
         mqtt_device(p, DEVICE) as device,
     ):
-        created = await client.create_tunnel(DEVICE)
-        notice = await device.next_notify()
-        app = await open_link(created.tunnel_uri, created.tunnel_access_token)
-        dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
-        assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
+        _created, _notice, app, dev = await linked_tunnel(client, device, DEVICE)
         await dev.send(fake.encode())
         # the device's own disconnects (login failed, shell ended) are relayed
         login_failed = disconnect_frame(DisconnectCode.LOGIN_FAILED, "bad login", new_request_id())
@@ -186,11 +182,7 @@ DISGUISED = [
 @pytest.mark.parametrize("text", DISGUISED)
 async def test_a_disguised_platform_frame_is_dropped_too(text):
     async with running_platform() as p, p.client() as client, mqtt_device(p, DEVICE) as device:
-        created = await client.create_tunnel(DEVICE)
-        notice = await device.next_notify()
-        app = await open_link(created.tunnel_uri, created.tunnel_access_token)
-        dev = await open_link(notice.tunnel_uri, notice.tunnel_access_token)
-        assert (await next_frame(app))["operation_type"] == Op.CONNECT_TUNNEL
+        _created, _notice, app, dev = await linked_tunnel(client, device, DEVICE)
         assert json.loads(text)["operation_type"] in (Op.DISCONNECT, Op.PONG)  # as apps read it
         await dev.send(text)
         marker = TunnelFrame(Op.COMMAND_RESPONSE, new_request_id(), "marker").encode()
